@@ -1,0 +1,168 @@
+"""Command line: argument parsing only; the work is in pipeline, reports and demo.
+
+Heavy imports (SQLAlchemy, imapclient, openpyxl…) happen inside commands so
+`formbot --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _config_option(func: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        help="配置文件（默认：$FORMBOT_CONFIG，否则 ./config.yaml）",
+    )(func)
+
+
+def _now_option(func: F) -> F:
+    return click.option(
+        "--now", "now_text", default=None, metavar="ISO-8601",
+        help="把这个时刻当作“现在”（测试和补发用），例如 2018-06-08T09:00:00+08:00",
+    )(func)
+
+
+def _friendly(func: F) -> F:
+    """One sentence on stderr and a non-zero exit instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from parsers.errors import FormbotError
+
+        try:
+            return func(*args, **kwargs)
+        except FormbotError as exc:
+            click.echo(f"错误：{exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("已中断。", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            from loguru import logger
+
+            logger.exception("cli.crash")
+            click.echo(f"内部错误：{type(exc).__name__}: {exc}（详情见日志 data/logs/formbot.log）",
+                       err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_now(text: str | None, zone: Any) -> datetime:
+    from parsers.errors import FormbotError
+
+    if not text:
+        return datetime.now(zone)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FormbotError(f"--now 应为 ISO-8601 时间，例如 2018-06-08T09:00:00+08:00（收到 {text!r}）") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def _context(config_path: str | None, verbose: bool = False) -> tuple[Any, Any]:
+    from store.db import open_database
+
+    from .config import load_settings
+    from .logs import setup_logging
+
+    settings = load_settings(config_path)
+    setup_logging(settings.data_dir, verbose=verbose)
+    engine = open_database(settings.database)
+    return settings, engine
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="formbot")
+def main() -> None:
+    """formbot：自动收取各单位邮件报送的表格，发回执、催报，并汇总。"""
+
+
+@main.command()
+@_config_option
+@_now_option
+@click.option("-v", "--verbose", is_flag=True, help="在终端显示每封邮件的处理日志")
+@_friendly
+def poll(config_path: str | None, now_text: str | None, verbose: bool) -> None:
+    """收一次邮件：保存原件、读取表格、入库、发送回执。"""
+    from . import pipeline
+    from .console import progress_bar, print_poll_report
+
+    settings, engine = _context(config_path, verbose)
+    now = _parse_now(now_text, settings.campaign.zone)
+    with progress_bar("收取邮件") as advance:
+        report = pipeline.run_once(settings, engine=engine, now=now, progress=advance)
+    print_poll_report(report)
+    if report.delivery.errors:
+        sys.exit(3)
+
+
+@main.command()
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（见 CONTRACT.md）")
+@_friendly
+def status(config_path: str | None, as_json: bool) -> None:
+    """各单位提交情况、未匹配和处理失败的邮件。"""
+    from .console import print_status
+    from .reports import status_data
+
+    settings, engine = _context(config_path)
+    data = status_data(settings, engine=engine)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print_status(data)
+
+
+@main.command()
+@_config_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="汇总表保存到哪里，例如 汇总.xlsx")
+@_friendly
+def export(config_path: str | None, out: Path) -> None:
+    """导出汇总表（每个单位每张表以最后一次提交为准）。"""
+    from .reports import write_export
+
+    settings, engine = _context(config_path)
+    counts = write_export(settings, engine=engine, out=out)
+    summary = "，".join(f"{name} {n} 行" for name, n in counts.items())
+    click.echo(f"已导出 {out}：{summary}")
+
+
+@main.command()
+@_config_option
+@_friendly
+def doctor(config_path: str | None) -> None:
+    """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录。"""
+    from .doctor import run_checks
+
+    ok = run_checks(config_path)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--config", "config_path", default=None, hidden=True)
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="演示数据放在哪里（默认：临时目录）")
+@_friendly
+def demo(config_path: str | None, work_dir: Path | None) -> None:
+    """不需要配置：启动内置的收发信服务器，放入示例邮件，跑一遍完整流程。"""
+    from .demo import run_demo
+
+    run_demo(work_dir=work_dir, export_path=Path("demo-export.xlsx"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,172 @@
+"""config.yaml → validated settings, refused at start with the file, the key and what is wanted."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from parsers.errors import FormbotError
+
+DEFAULT_PATH = "config.yaml"
+
+
+class ConfigError(FormbotError):
+    """config.yaml is missing, unreadable or wrong; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class ServerSettings(_Strict):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    security: Literal["ssl", "starttls", "plain"] = "ssl"
+    username: str
+    password_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout: float = Field(default=60, gt=0)
+
+    def password(self) -> str:
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(
+                f"环境变量 {self.password_env} 未设置：请把邮箱密码（126/163 为客户端授权码）"
+                f"放进这个环境变量（配置项 password_env）"
+            )
+        return value
+
+
+class MailboxSettings(ServerSettings):
+    folder: str = "INBOX"
+    processed_folder: str | None = None
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+
+
+class SmtpSettings(ServerSettings):
+    from_address: Email
+    from_name: str = ""
+
+
+class CampaignSettings(_Strict):
+    code: str
+    title: str
+    deadline: date
+    timezone: str = "Asia/Shanghai"
+    reminders: list[int] = Field(default_factory=lambda: [-7, -3, -1, 1])
+    contact: str = ""
+    admin_emails: list[Email] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知的时区 {value!r}（例如 Asia/Shanghai）") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class UnitSettings(_Strict):
+    name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
+    emails: list[Email] = Field(default_factory=list)
+
+
+class ScheduleSettings(_Strict):
+    poll_minutes: int = Field(default=5, ge=1, le=1440)
+    remind_time: str = "09:00"
+
+    @field_validator("remind_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{1,2}:\d{2}", value):
+            raise ValueError("应为 HH:MM，例如 \"09:00\"")
+        time.fromisoformat(value.zfill(5))
+        return value
+
+    @property
+    def remind_at(self) -> time:
+        return time.fromisoformat(self.remind_time.zfill(5))
+
+
+class Settings(_Strict):
+    mailbox: MailboxSettings
+    smtp: SmtpSettings
+    database: str = "sqlite:///data/formbot.db"
+    data_dir: Path = Path("data")
+    campaign: CampaignSettings
+    units: list[UnitSettings] = Field(default_factory=list)
+    units_file: Path | None = None
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @model_validator(mode="after")
+    def _unique_units(self) -> Settings:
+        names = [u.name for u in self.units]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"单位重复：{'、'.join(duplicates)}")
+        return self
+
+
+def _describe(error: dict[str, object]) -> str:
+    key = ".".join(str(p) for p in error["loc"]) or "(整个文件)"  # type: ignore[union-attr]
+    kind = str(error["type"])
+    if kind == "missing":
+        return f"{key}：缺少这个配置项"
+    if kind == "extra_forbidden":
+        return f"{key}：未知的配置项（是否拼写错误？）"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key}：{message}（当前值 {error.get('input')!r}）"
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the config; relative paths in it are taken from its folder."""
+    config_path = Path(path or os.environ.get("FORMBOT_CONFIG") or DEFAULT_PATH)
+    if not config_path.is_file():
+        raise ConfigError(f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）")
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path}：不是有效的 YAML：{exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config_path}：内容应为键值对（mailbox:、smtp:、campaign: …）")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "；".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        raise ConfigError(f"{config_path}：{problems}") from None
+    base = config_path.resolve().parent
+    updates: dict[str, object] = {}
+    if not settings.data_dir.is_absolute():
+        updates["data_dir"] = base / settings.data_dir
+    if settings.units_file and not settings.units_file.is_absolute():
+        updates["units_file"] = base / settings.units_file
+    if settings.database.startswith("sqlite:///") and not settings.database.startswith(
+        ("sqlite:////", "sqlite:///:memory:")
+    ):
+        updates["database"] = "sqlite:///" + str(base / settings.database.removeprefix("sqlite:///"))
+    return settings.model_copy(update=updates)

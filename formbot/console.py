@@ -1,0 +1,89 @@
+"""What the CLI prints: the status table and poll summaries, in Chinese, with rich."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from parsers.specs import FORMS
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar that appears only once there is real work (a backlog), never for an idle poll."""
+    console = Console(stderr=True)
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console,
+                        transient=True)
+    task: list[Any] = []
+
+    def advance(done: int, total: int) -> None:
+        if total < 20 or not console.is_terminal:
+            return
+        if not task:
+            progress.start()
+            task.append(progress.add_task(label, total=total))
+        progress.update(task[0], completed=done)
+
+    try:
+        yield advance
+    finally:
+        if task:
+            progress.stop()
+
+
+def print_poll_report(report: Any) -> None:
+    console = _console()
+    parts = [f"新邮件 {report.new} 封", f"已处理 {report.processed} 封"]
+    if report.duplicates:
+        parts.append(f"重复 {report.duplicates} 封（已忽略）")
+    if report.failed:
+        parts.append(f"失败 {report.failed} 封（稍后自动重试）")
+    delivery = report.delivery
+    parts.append(f"发出回执等邮件 {delivery.sent} 封")
+    if delivery.waiting:
+        parts.append(f"待发 {delivery.waiting} 封")
+    console.print("，".join(parts) + "。")
+    for error in delivery.errors[:1]:
+        console.print(f"[yellow]发信未完成：{error}（下次运行会补发）[/]")
+
+
+def print_status(data: dict[str, Any]) -> None:
+    console = _console()
+    table = Table(title=f"{data['campaign']}　截止 {data['deadline']}　"
+                        f"已交齐 {data['units_complete']}/{data['units_total']} 个单位")
+    table.add_column("单位")
+    for spec in FORMS:
+        table.add_column(spec.short)
+    table.add_column("最近提交")
+    table.add_column("催报", justify="right")
+    for unit in data["units"]:
+        cells = []
+        times = []
+        for spec in FORMS:
+            form = unit["forms"][spec.key]
+            if form["submitted"]:
+                cells.append(f"[green]已提交[/]（{form['rows']}行）")
+                times.append(form["received_at"])
+            else:
+                cells.append("[red]未提交[/]")
+        latest = max(times)[:16].replace("T", " ") if times else "—"
+        table.add_row(unit["name"], *cells, latest, str(unit["reminders_sent"]))
+    console.print(table)
+    if data["unmatched"]:
+        console.print(f"\n[yellow]未能确认单位的邮件 {len(data['unmatched'])} 封：[/]")
+        for item in data["unmatched"]:
+            console.print(f"  {item['from']}　填报单位写作：{item['unit_text'] or '（未填）'}"
+                          f"　{item['message_id']}")
+    if data["failed"]:
+        console.print(f"\n[red]处理失败的邮件 {len(data['failed'])} 封（会自动重试）：[/]")
+        for item in data["failed"]:
+            console.print(f"  {item['message_id']}：{item['error']}")

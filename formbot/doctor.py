@@ -1,0 +1,71 @@
+"""`formbot doctor`: each check on one line, with what to do when it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from parsers.errors import FormbotError
+
+
+def _check(label: str, action: Callable[[], str]) -> bool:
+    try:
+        detail = action()
+    except FormbotError as exc:
+        click.echo(f"✗ {label}：{exc}")
+        return False
+    except Exception as exc:  # doctor reports, it does not crash
+        click.echo(f"✗ {label}：{type(exc).__name__}: {exc}")
+        return False
+    click.echo(f"✓ {label}：{detail}")
+    return True
+
+
+def run_checks(config_path: str | None) -> bool:
+    from .config import load_settings
+
+    try:
+        settings = load_settings(config_path)
+    except FormbotError as exc:
+        click.echo(f"✗ 配置文件：{exc}")
+        return False
+    click.echo(f"✓ 配置文件：{len(settings.units)} 个单位（另有名单文件：{settings.units_file or '无'}）")
+
+    def database() -> str:
+        from sqlalchemy import text
+
+        from store.db import open_database
+
+        engine = open_database(settings.database)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                result = conn.execute(text("PRAGMA integrity_check")).scalar()
+                if result != "ok":
+                    raise FormbotError(f"数据库完整性检查未通过：{result}（请用备份恢复）")
+        return f"{settings.database} 正常"
+
+    def imap() -> str:
+        from ingest.imap import Mailbox
+
+        from .pipeline import imap_target
+
+        with Mailbox(imap_target(settings)) as box:
+            sent_id = "已发送 IMAP ID" if b"ID" in box.capabilities else "服务器不支持 ID"
+            return f"{settings.mailbox.username} 登录成功，{sent_id}，文件夹 {settings.mailbox.folder} 可用"
+
+    def smtp() -> str:
+        from notifier.outbox import _connect
+
+        from .pipeline import smtp_target
+
+        client = _connect(smtp_target(settings))
+        client.quit()
+        return f"{settings.smtp.username} 登录成功"
+
+    results = [
+        _check("数据库", database),
+        _check("收信（IMAP）", imap),
+        _check("发信（SMTP）", smtp),
+    ]
+    return all(results)

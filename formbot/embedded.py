@@ -1,0 +1,388 @@
+"""Real IMAP and SMTP servers in-process on loopback, for the demo, tests and benchmarks.
+
+`EmbeddedIMAP` is pymap's in-memory "dict" backend and `EmbeddedSMTP` is aiosmtpd's
+SMTP server; each runs its own asyncio loop on a background thread so that blocking
+clients (imapclient, smtplib) can talk to it from the calling thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import threading
+from argparse import Namespace
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from proxyprotocol.reader import ProxyProtocolReader
+from pymap.__about__ import __version__ as pymap_version
+from pymap.backend.dict import Config, DictBackend, Login
+from pymap.backend.dict.mailbox import MailboxData, MailboxSet
+from pymap.concurrent import Subsystem
+from pymap.imap import IMAPServer
+from pymap.parsing.message import AppendMessage
+from pymap.parsing.specials.flag import Flag, Recent
+from pymap.user import UserMetadata
+from pysasl.hashing import Cleartext
+
+__all__ = ["DEMO_PASSWORD", "DEMO_USER", "LOOPBACK", "EmbeddedIMAP", "EmbeddedSMTP"]
+
+DEMO_USER = "qzxjb2008@126.com"
+DEMO_PASSWORD = "demo-password"
+LOOPBACK = "127.0.0.1"
+# Generous: only reached when something is broken, and CI machines can be slow.
+_START_TIMEOUT = 30.0
+
+_T = TypeVar("_T")
+
+
+class _EmbeddedConfig(Config):
+    """pymap's dict-backend config with answers that do not depend on the host."""
+
+    @property
+    def greeting(self) -> bytes:
+        # The stock greeting calls socket.getfqdn() per connection, which can stall on
+        # DNS in a sandbox; a fixed name keeps connections instant and output stable.
+        return b"Server ready formbot-embedded"
+
+    @property
+    def id_response(self) -> dict[bytes, bytes]:
+        # Real providers answer ID with their name; an answer (not NIL) exercises the
+        # client's parsing of it the way 126/163 do.
+        return {b"name": b"pymap", b"version": pymap_version.encode("ascii")}
+
+
+class EmbeddedIMAP:
+    """pymap (in-memory) serving one user with an empty INBOX, plain IMAP on loopback."""
+
+    def __init__(self, *, user: str = DEMO_USER, password: str = DEMO_PASSWORD) -> None:
+        self.user = user
+        self.password = password
+        self.host = LOOPBACK
+        self.port = 0
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._backend: DictBackend | None = None
+        self._config: _EmbeddedConfig | None = None
+        self._connections = 0
+        self._connections_lock = threading.Lock()
+
+    def start(self) -> Self:
+        """Start serving; returns once the listening socket is bound and accepting."""
+        if self._thread is not None:
+            raise RuntimeError("EmbeddedIMAP already started")
+        self._ready.clear()
+        self._startup_error = None
+        self._thread = threading.Thread(target=self._run, name="embedded-imap", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(_START_TIMEOUT):
+            raise TimeoutError(f"EmbeddedIMAP did not start within {_START_TIMEOUT} s")
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise RuntimeError("EmbeddedIMAP failed to start") from self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Close the listener and every client connection; safe to call twice."""
+        thread, loop, stop_requested = self._thread, self._loop, self._stop_requested
+        if thread is None:
+            return
+        if loop is not None and stop_requested is not None:
+            loop.call_soon_threadsafe(stop_requested.set)
+        thread.join(_START_TIMEOUT)
+        if thread.is_alive():
+            raise RuntimeError("EmbeddedIMAP thread did not stop")
+        self._thread = None
+        self._loop = self._stop_requested = None
+        self._backend = self._config = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def connections_opened(self) -> int:
+        """How many client connections the server has accepted since start."""
+        with self._connections_lock:
+            return self._connections
+
+    def append(self, raw: bytes, *, folder: str = "INBOX", flags: tuple[str, ...] = ()) -> int:
+        """Deliver `raw` into `folder` (created if missing) as a new \\Recent message.
+
+        Goes through the backend directly rather than an IMAP APPEND so that deliveries
+        do not show up in `connections_opened()`. Returns the new message's UID.
+        """
+        flag_set = frozenset(Flag(name.encode("utf-8")) for name in flags) - {Recent}
+
+        async def deliver() -> int:
+            mailbox = await self._mailbox(folder, create=True)
+            message = await mailbox.append(
+                AppendMessage(raw, datetime.now(UTC), flag_set), recent=True
+            )
+            return message.uid
+
+        return self._call(deliver)
+
+    def uidvalidity(self, folder: str = "INBOX") -> int:
+        """The folder's current UIDVALIDITY."""
+
+        async def read() -> int:
+            return (await self._mailbox(folder, create=False)).uid_validity
+
+        return self._call(read)
+
+    def reset_folder(self, folder: str = "INBOX") -> int:
+        """Empty `folder` and give it a new UIDVALIDITY, as a server rebuilding it would.
+
+        pymap draws UIDVALIDITY from the clock second plus 16 random bits, so a fresh
+        folder can (rarely) repeat the old value; retry until it differs so tests that
+        rely on the change are deterministic. Returns the new UIDVALIDITY.
+        """
+
+        async def recreate() -> int:
+            mailboxes = await self._mailbox_set()
+            old = (await self._mailbox(folder, create=True)).uid_validity
+            while True:
+                if folder.upper() == "INBOX":
+                    # INBOX cannot be deleted; RENAME INBOX moves its messages away
+                    # and leaves a brand-new INBOX behind (RFC 3501 6.3.5).
+                    parked = "formbot-reset-inbox"
+                    await mailboxes.rename_mailbox("INBOX", parked)
+                    await mailboxes.delete_mailbox(parked)
+                else:
+                    await mailboxes.delete_mailbox(folder)
+                    await mailboxes.add_mailbox(folder)
+                new = (await self._mailbox(folder, create=False)).uid_validity
+                if new != old:
+                    return new
+
+        return self._call(recreate)
+
+    def _call(self, make: Callable[[], Awaitable[_T]]) -> _T:
+        loop, config = self._loop, self._config
+        if loop is None or config is None:
+            raise RuntimeError("EmbeddedIMAP is not running")
+
+        async def in_server_context() -> _T:
+            # run_coroutine_threadsafe copies the *caller's* context; pymap keeps its
+            # concurrency subsystem in a context variable that must be the server's.
+            config.apply_context()
+            return await make()
+
+        future = asyncio.run_coroutine_threadsafe(in_server_context(), loop)
+        return future.result(_START_TIMEOUT)
+
+    async def _mailbox_set(self) -> MailboxSet:
+        assert self._backend is not None
+        identity = self._backend.login.demo_user_identity
+        # The dict backend caches one MailboxSet per user, so this is the same set
+        # that IMAP sessions of this user see.
+        async with identity.new_session() as session:
+            return session.mailbox_set
+
+    async def _mailbox(self, folder: str, *, create: bool) -> MailboxData:
+        mailboxes = await self._mailbox_set()
+        try:
+            return await mailboxes.get_mailbox(folder)
+        except KeyError:
+            if not create:
+                raise
+        await mailboxes.add_mailbox(folder)
+        return await mailboxes.get_mailbox(folder)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:
+            if self._ready.is_set():
+                raise
+            # start() re-raises it in the caller's thread, where it belongs.
+            self._startup_error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        args = Namespace(
+            host=self.host, port=0, debug=False, cert=None, key=None, tls=False,
+            demo_data=False, demo_user=self.user, demo_password=self.password,
+            passlib_cfg=None, proxy_protocol=None,
+        )  # fmt: skip
+        config = _EmbeddedConfig.from_args(
+            args,
+            # The password is a fixture, and pymap's default PBKDF2 (500k rounds) would
+            # cost ~0.5 s per LOGIN; hashing it protects nothing here.
+            hash_context=Cleartext(),
+            # The default runs hashing on a private thread pool nobody shuts down.
+            cpu_subsystem=Subsystem.for_asyncio(),
+            invalid_user_sleep=0.0,
+            reject_dnsbl=False,
+        )
+        config.apply_context()
+        login = Login(config)
+        await login.demo_user_identity.set(UserMetadata(config, self.user, password=self.password))
+        backend = DictBackend(login, config)
+
+        accept = ProxyProtocolReader(config.proxy_protocol).get_callback(
+            IMAPServer(backend.login, config)
+        )
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with self._connections_lock:
+                self._connections += 1
+            await accept(reader, writer)
+
+        server = await asyncio.start_server(on_connect, host=self.host, port=0)
+        self.port = server.sockets[0].getsockname()[1]
+        self._loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
+        self._backend, self._config = backend, config
+        self._ready.set()
+        try:
+            await self._stop_requested.wait()
+        finally:
+            server.close()
+            # Client connections run as detached tasks; cancelling them makes pymap
+            # send BYE and close each socket. Newer Pythons' wait_closed() would
+            # otherwise wait for clients to hang up by themselves.
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await server.wait_closed()
+
+
+class _PortZeroController(Controller):
+    def _trigger_server(self) -> None:
+        # The base class connects to self.port to check its handler factory works;
+        # with port 0 it must first learn which port the kernel picked.
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class _Recorder:
+    """aiosmtpd handler that keeps every accepted message and wakes waiters."""
+
+    def __init__(self, *, require_auth: bool) -> None:
+        self.require_auth = require_auth
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.arrived = threading.Condition()
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        # Enforced here rather than with aiosmtpd's auth_required, which warns on every
+        # connection when TLS is not required too; the wire behaviour is the same.
+        if self.require_auth and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        with self.arrived:
+            self.messages.append((envelope.mail_from or "", list(envelope.rcpt_tos), raw))
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class EmbeddedSMTP:
+    """aiosmtpd on loopback that records what it receives.
+
+    With `user` and `password` it offers AUTH PLAIN/LOGIN over plain TCP (no TLS on
+    loopback), accepts only those credentials, and refuses MAIL FROM before AUTH with
+    530, as a submission server does.
+    """
+
+    def __init__(self, *, user: str | None = None, password: str | None = None) -> None:
+        if (user is None) != (password is None):
+            raise ValueError("give both user and password, or neither")
+        self.user = user
+        self.password = password
+        self.host = LOOPBACK
+        self.port = 0
+        self._recorder = _Recorder(require_auth=user is not None)
+        self._controller: _PortZeroController | None = None
+
+    @property
+    def messages(self) -> list[tuple[str, list[str], bytes]]:
+        """(mail_from, rcpt_tos, raw data) of each accepted message, in arrival order."""
+        return self._recorder.messages
+
+    def start(self) -> Self:
+        """Start serving; returns once the server has answered a connection."""
+        if self._controller is not None:
+            raise RuntimeError("EmbeddedSMTP already started")
+        options: dict[str, Any] = {}
+        if self.user is not None:
+            options.update(auth_require_tls=False, authenticator=self._authenticate)
+        controller = _PortZeroController(
+            self._recorder,
+            hostname=self.host,
+            port=0,
+            ready_timeout=_START_TIMEOUT,
+            # Without it aiosmtpd calls socket.getfqdn(), which can stall on DNS.
+            server_hostname="formbot-embedded",
+            **options,
+        )
+        controller.start()
+        self._controller = controller
+        self.port = controller.port
+        return self
+
+    def stop(self) -> None:
+        """Stop the server thread; safe to call twice."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, list[str], bytes]]:
+        """Block until at least `count` messages arrived; return all received so far."""
+        recorder = self._recorder
+        with recorder.arrived:
+            if not recorder.arrived.wait_for(lambda: len(recorder.messages) >= count, timeout):
+                raise TimeoutError(
+                    f"expected {count} message(s) within {timeout} s, got {len(recorder.messages)}"
+                )
+            return list(recorder.messages)
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword) or self.user is None or self.password is None:
+            return AuthResult(success=False, handled=False)
+        ok = hmac.compare_digest(data.login, self.user.encode("utf-8")) and hmac.compare_digest(
+            data.password, self.password.encode("utf-8")
+        )
+        return AuthResult(success=ok, handled=False)

@@ -1,0 +1,106 @@
+"""The admin's views: status (JSON and table) and the summary workbook."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from parsers.specs import FORMS
+from store.queries import current_rows, failed_messages, unit_progress, unmatched_messages
+
+from .config import Settings
+
+SUMMARY_SHEET = "提交情况"
+SHEET_NAMES = {"activity": "主题活动申报表", "volunteer_team": "志愿者服务队登记表"}
+
+
+def _local(moment: datetime | None, settings: Settings) -> datetime | None:
+    return moment.astimezone(settings.campaign.zone) if moment else None
+
+
+def status_data(settings: Settings, *, engine: Engine) -> dict[str, Any]:
+    """The status JSON of CONTRACT.md."""
+    with Session(engine) as session:
+        progress = unit_progress(session=session)
+        unmatched = unmatched_messages(session=session)
+        failed = failed_messages(session=session)
+    units = []
+    for item in progress:
+        forms = {}
+        for spec in FORMS:
+            sub = item.forms.get(spec.key)
+            received = _local(sub.received_at, settings) if sub else None
+            forms[spec.key] = {
+                "submitted": sub is not None,
+                "rows": sub.row_count if sub else 0,
+                "received_at": received.isoformat(timespec="seconds") if received else None,
+            }
+        units.append({"name": item.unit.name, "forms": forms,
+                      "reminders_sent": item.reminders_sent})
+    return {
+        "campaign": settings.campaign.code,
+        "deadline": settings.campaign.deadline.isoformat(),
+        "units_total": len(progress),
+        "units_complete": sum(1 for p in progress if len(p.forms) == len(FORMS)),
+        "units": units,
+        "unmatched": [{"message_id": m.message_id or m.key, "from": m.from_addr,
+                       "unit_text": m.unit_text} for m in unmatched],
+        "failed": [{"message_id": m.message_id or m.key, "error": m.error or ""} for m in failed],
+    }
+
+
+def _text_cell(sheet: Any, value: object) -> Any:
+    """A cell that is never a formula: text from mail stays text, whatever it starts with."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # openpyxl would make "=…" a formula
+        cell.quotePrefix = value[:1] in "=+-@"  # Excel keeps it text when edited
+    return cell
+
+
+def write_export(settings: Settings, *, engine: Engine, out: Path) -> dict[str, int]:
+    """The summary workbook of CONTRACT.md; returns rows written per sheet."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    counts: dict[str, int] = {}
+    with Session(engine) as session:
+        for spec in FORMS:
+            sheet = workbook.create_sheet(SHEET_NAMES[spec.key])
+            headers = ["填报单位", "序号"]
+            columns: list[str] = []
+            for field in spec.data_fields:
+                headers.extend(field.export_headers)
+                columns.extend(field.columns)
+            headers += ["联系人", "联系电话", "填报日期", "提交时间", "问题"]
+            sheet.append(headers)
+            rows = current_rows(session=session, form=spec.key)
+            for unit, sub, row in rows:
+                received = _local(sub.received_at, settings)
+                problems = list(getattr(row, "problems", [])) + list(sub.problems)
+                values: list[object] = [unit.name, row.seq]  # type: ignore[attr-defined]
+                values += [getattr(row, c) for c in columns]
+                values += [sub.contact, sub.phone, sub.filled_on or sub.filled_on_raw,
+                           received.strftime("%Y-%m-%d %H:%M") if received else None,
+                           "；".join(problems) or None]
+                sheet.append([_text_cell(sheet, v) for v in values])
+            counts[sheet.title] = len(rows)
+        summary = workbook.create_sheet(SUMMARY_SHEET)
+        summary.append(["单位", *(SHEET_NAMES[s.key] for s in FORMS), "最近提交时间", "提醒次数"])
+        progress = unit_progress(session=session)
+        for item in progress:
+            last = _local(item.last_received, settings)
+            summary.append([_text_cell(summary, item.unit.name),
+                            *("已提交" if s.key in item.forms else "未提交" for s in FORMS),
+                            last.strftime("%Y-%m-%d %H:%M") if last else None,
+                            item.reminders_sent])
+        counts[SUMMARY_SHEET] = len(progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(out)
+    return counts

@@ -1,0 +1,183 @@
+"""The outbox: mail is recorded first and sent after, so nothing is lost or sent twice.
+
+A row is written in the same transaction as whatever caused it (the rows of
+a submission, a reminder slot), under a unique `dedup_key`. `drain` claims
+rows with a short lease, hands each to SMTP and marks it sent. The one window
+no design closes: the server accepted the mail and we crash before marking it
+sent. That row is sent again on restart (at-least-once, with the same
+Message-ID so a mail client can tell).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+
+from loguru import logger
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from parsers.errors import FormbotError
+from store.models import Outgoing
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+
+
+class DeliveryError(FormbotError):
+    """The SMTP server could not be reached or refused us."""
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    security: str           # ssl | starttls | plain
+    username: str | None
+    password: str | None
+    timeout: float = 60.0
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    dedup_key: str,
+    message: EmailMessage,
+    now: datetime,
+    unit_id: int | None = None,
+    message_ref: int | None = None,
+) -> bool:
+    """Record a mail to send, in the caller's transaction; False if that key was recorded before."""
+    if session.exec(select(Outgoing.id).where(Outgoing.dedup_key == dedup_key)).first():
+        return False
+    recipients = [a.strip() for a in str(message["To"]).split(",") if a.strip()]
+    row = Outgoing(
+        kind=kind, dedup_key=dedup_key, unit_id=unit_id, message_ref=message_ref,
+        recipients=recipients, subject=str(message["Subject"]),
+        # CRLF line ends: smtplib sends bytes as they are, and servers read lines by CRLF.
+        raw=message.as_bytes(policy=SMTP_POLICY),
+        created_at=now,
+    )
+    # The check above is a shortcut; the unique key is the guarantee when two
+    # workers race, and the savepoint keeps the caller's transaction intact.
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+@dataclass
+class DrainReport:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _connect(target: SmtpTarget) -> smtplib.SMTP:
+    try:
+        if target.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                target.host, target.port, timeout=target.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            client = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
+            if target.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+        if target.username and target.password:
+            client.login(target.username, target.password)
+    except smtplib.SMTPAuthenticationError:
+        raise DeliveryError(
+            f"发信服务器 {target.host} 拒绝登录：请检查 smtp.username 和密码（126/163 须用授权码）"
+        ) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(
+            f"无法连接发信服务器 {target.host}:{target.port}（{type(exc).__name__}: {exc}）"
+        ) from None
+    return client
+
+
+def _claim(engine: Engine, row_id: int, now: datetime) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(Outgoing)
+            .where(Outgoing.id == row_id, Outgoing.status == "pending")  # type: ignore[arg-type]
+            .where(or_(Outgoing.lease_until.is_(None), Outgoing.lease_until < now))  # type: ignore[union-attr]
+            .values(lease_until=now + LEASE, attempts=Outgoing.attempts + 1)
+        )
+        return result.rowcount == 1
+
+
+def _finish(engine: Engine, row_id: int, **values: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(Outgoing).where(Outgoing.id == row_id).values(**values))  # type: ignore[arg-type]
+
+
+def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> DrainReport:
+    """Send every pending mail. SMTP down: stop, keep them pending, say so once."""
+    report = DrainReport()
+    with Session(engine) as session:
+        pending = session.exec(
+            select(Outgoing.id, Outgoing.recipients).where(Outgoing.status == "pending")
+            .order_by(Outgoing.id)  # type: ignore[arg-type]
+        ).all()
+    if not pending:
+        return report
+    client: smtplib.SMTP | None = None
+    try:
+        for row_id, recipients in pending:
+            if not _claim(engine, row_id, now):
+                continue  # another worker has it
+            if client is None:
+                try:
+                    client = _connect(target)
+                except DeliveryError as exc:
+                    _finish(engine, row_id, lease_until=None, last_error=str(exc))
+                    report.errors.append(str(exc))
+                    report.waiting = len(pending) - report.sent - report.failed
+                    return report
+            with Session(engine) as session:
+                row = session.get(Outgoing, row_id)
+                assert row is not None
+                raw, attempts = row.raw, row.attempts
+            try:
+                client.sendmail(sender, list(recipients), raw)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
+                    smtplib.SMTPSenderRefused) as exc:
+                permanent = getattr(exc, "smtp_code", 500) >= 500 or isinstance(
+                    exc, smtplib.SMTPRecipientsRefused)
+                give_up = permanent or attempts >= MAX_ATTEMPTS
+                _finish(engine, row_id, status="failed" if give_up else "pending",
+                        lease_until=None, last_error=f"{type(exc).__name__}: {exc}")
+                report.failed += give_up
+                logger.warning("outbox.refused id={} error={}", row_id, exc)
+                continue
+            except (OSError, smtplib.SMTPException) as exc:
+                _finish(engine, row_id, lease_until=None, last_error=f"{type(exc).__name__}: {exc}")
+                report.errors.append(f"发信中断：{exc}")
+                client = None
+                break
+            # The window: accepted by SMTP, not yet recorded. A crash here resends once.
+            _finish(engine, row_id, status="sent", sent_at=now, lease_until=None, last_error=None)
+            report.sent += 1
+            logger.info("outbox.sent id={} to={}", row_id, ",".join(recipients))
+    finally:
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException, socket.timeout):
+                client.close()
+    with Session(engine) as session:
+        report.waiting = len(session.exec(
+            select(Outgoing.id).where(Outgoing.status == "pending")).all())
+    return report

@@ -1,0 +1,231 @@
+"""Lines of a file → the forms it holds, as typed rows with their problems.
+
+Pure: no I/O, no database. Everything a form is comes from `specs.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .specs import FORMS, FieldSpec, FormSpec
+from .tables import Line
+from .values import clean_text, parse_count, parse_date, parse_leader, text_length
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    row: int | None = None       # 1-based data row within the form
+    field: str | None = None     # the header label as the notice prints it
+
+    def describe(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"第{self.row}行")
+        if self.field:
+            where.append(f"“{self.field}”")
+        return ("".join(where) + "：" if where else "") + self.message
+
+
+@dataclass
+class FormRow:
+    seq: int
+    values: dict[str, object]        # store column → normalised value
+    raw: dict[str, str]              # field key → text as typed
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class FormData:
+    spec: FormSpec
+    unit_text: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    filled_on: str | None = None
+    filled_on_raw: str | None = None
+    rows: list[FormRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        return self.problems + [p for r in self.rows for p in r.problems]
+
+
+_PAREN = re.compile(r"[（(][^）)]*[）)]")
+_NOISE = re.compile(r"[\s:：*＊]")
+
+
+def _norm_header(text: str) -> str:
+    return _NOISE.sub("", _PAREN.sub("", clean_text(text)))
+
+
+def _match_field(header: str, spec: FormSpec) -> FieldSpec | None:
+    norm = _norm_header(header)
+    if not norm:
+        return None
+    for candidate in spec.fields:
+        names = (candidate.label, *candidate.aliases)
+        if any(norm == _norm_header(n) for n in names):
+            return candidate
+    # A header with extra words around the label ("本次活动名称") still counts;
+    # short aliases are left out so "人数" does not claim "服务队人数" twice.
+    for candidate in spec.fields:
+        names = (candidate.label, *candidate.aliases)
+        if any(len(_norm_header(n)) >= 4 and _norm_header(n) in norm for n in names):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class _Header:
+    spec: FormSpec
+    columns: dict[int, FieldSpec]
+    unknown: dict[int, str]
+    score: int
+
+
+def _header_for(line: Line) -> _Header | None:
+    """The form whose header this line is, if at least most of its columns are there."""
+    if line.table is None or len([c for c in line.cells if c]) < 3:
+        return None
+    best: _Header | None = None
+    for spec in FORMS:
+        columns: dict[int, FieldSpec] = {}
+        unknown: dict[int, str] = {}
+        for index, cell in enumerate(line.cells):
+            if not cell:
+                continue
+            matched = _match_field(cell, spec)
+            if matched and matched not in columns.values():
+                columns[index] = matched
+            else:
+                unknown[index] = cell
+        score = sum(1 for f in columns.values() if f.kind != "seq")
+        needed = max(3, (len(spec.data_fields) + 1) // 2)
+        if score >= needed and score > len(unknown) and (best is None or score > best.score):
+            best = _Header(spec, columns, unknown, score)
+    return best
+
+
+_LABELS = r"(?=填报单位|联\s*系\s*人|联系电话|电\s*话|填报日期|日\s*期\s*[:：]|$)"
+_UNIT = re.compile(r"填报单位(?:名称)?\s*[:：]?\s*(.*?)\s*" + _LABELS)
+_CONTACT = re.compile(r"联\s*系\s*人\s*[:：]\s*(.*?)\s*" + _LABELS)
+_PHONE = re.compile(r"(?:联系电话|电\s*话)\s*[:：]\s*(.*?)\s*" + _LABELS)
+_DATE = re.compile(r"填报日期\s*[:：]?\s*(.*?)\s*" + _LABELS)
+_TEMPLATE_DATE = re.compile(r"^年?\s*月?\s*日?$")
+
+
+def _first(pattern: re.Pattern[str], lines: list[Line]) -> str | None:
+    for line in lines:
+        for match in pattern.finditer(line.text.replace("\n", " ")):
+            value = match.group(1).strip(" ：:")
+            if value:
+                return value
+    return None
+
+
+def _is_footer(line: Line) -> bool:
+    text = line.text
+    return text.startswith(("注", "备注")) or bool(re.search(r"联\s*系\s*人\s*[:：]|填报日期", text))
+
+
+def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | None:
+    raw: dict[str, str] = {}
+    for index, spec_field in header.columns.items():
+        raw[spec_field.key] = cells[index] if index < len(cells) else ""
+    extra = {
+        f"其他:{name}": cells[index]
+        for index, name in header.unknown.items()
+        if index < len(cells) and cells[index]
+    }
+    if not any(raw.get(f.key) for f in header.spec.data_fields):
+        return None  # an empty template row, perhaps with its 序号 prefilled
+    row = FormRow(seq=seq, values={}, raw={**raw, **extra})
+    for spec_field in header.spec.data_fields:
+        text = raw.get(spec_field.key, "")
+        _read_value(spec_field, text, row)
+    return row
+
+
+def _read_value(spec_field: FieldSpec, text: str, row: FormRow) -> None:
+    def problem(message: str) -> None:
+        row.problems.append(Problem(message, row=row.seq, field=spec_field.label))
+
+    if spec_field.kind == "count":
+        number, issue = parse_count(text)
+        row.values[spec_field.key] = number
+        if issue:
+            problem(issue)
+    elif spec_field.kind == "date":
+        value, issue = parse_date(text)
+        row.values[spec_field.key] = value if value else (text or None)
+        if issue:
+            problem(issue)
+    elif spec_field.kind == "leader":
+        leader, issue = parse_leader(text)
+        name_col, title_col = spec_field.columns
+        row.values[name_col] = leader.name
+        row.values[title_col] = leader.title
+        if issue:
+            problem(issue)
+    else:
+        row.values[spec_field.key] = text or None
+    if spec_field.required and not text:
+        problem("未填写")
+    if spec_field.max_len and text and text_length(text) > spec_field.max_len:
+        problem(f"超过{spec_field.max_len}字（{text_length(text)}字），已完整保留")
+
+
+def read_forms(lines: list[Line]) -> list[FormData]:
+    """Every form found in the file's lines, in file order."""
+    headers = [(i, h) for i, line in enumerate(lines) if (h := _header_for(line))]
+    forms: list[FormData] = []
+    previous_end = 0
+    for position, (start, header) in enumerate(headers):
+        next_start = headers[position + 1][0] if position + 1 < len(headers) else len(lines)
+        table = lines[start].table
+        end = start + 1
+        while end < next_start and lines[end].table == table and not _is_footer(lines[end]):
+            end += 1
+        after_end = end
+        while after_end < next_start and (
+            lines[after_end].table != table or _is_footer(lines[after_end])
+            or lines[after_end].is_empty
+        ):
+            after_end += 1
+            if after_end - end > 8:
+                break
+        before = lines[previous_end:start]
+        after = lines[end:after_end]
+        form = _build_form(header, lines[start + 1:end], before, after)
+        forms.append(form)
+        previous_end = end
+    return forms
+
+
+def _build_form(header: _Header, body: list[Line], before: list[Line], after: list[Line]) -> FormData:
+    form = FormData(spec=header.spec)
+    context = list(reversed(before)) + after
+    form.unit_text = _first(_UNIT, context)
+    form.contact = _first(_CONTACT, after + list(reversed(before)))
+    form.phone = _first(_PHONE, after + list(reversed(before)))
+    date_text = _first(_DATE, after + list(reversed(before)))
+    if date_text and not _TEMPLATE_DATE.match(date_text.replace(" ", "")):
+        form.filled_on_raw = date_text
+        form.filled_on, issue = parse_date(date_text)
+        if issue:
+            form.problems.append(Problem(f"填报日期：{issue}"))
+    form.extra_columns = list(header.unknown.values())
+    for line in body:
+        if line.is_empty:
+            continue
+        row = _read_row(line.cells, header, len(form.rows) + 1)
+        if row:
+            form.rows.append(row)
+    if not form.unit_text:
+        form.problems.append(Problem("未填写“填报单位”"))
+    if not form.rows:
+        form.problems.append(Problem("表格是空的，没有填写任何一行"))
+    return form

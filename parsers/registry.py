@@ -1,0 +1,74 @@
+"""A unit registry file (.xlsx or .csv with 单位名称, 别名, 邮箱) → entries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from .errors import ParseError
+from .values import clean_text
+
+_SPLIT = re.compile(r"[,，;；、\s/]+")
+_HEADERS = {"name": ("单位名称", "单位", "名称"), "aliases": ("别名", "简称"),
+            "emails": ("邮箱", "电子邮箱", "email", "e-mail", "邮件地址")}
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    name: str
+    aliases: tuple[str, ...]
+    emails: tuple[str, ...]
+
+
+def _rows(data: bytes, file_name: str) -> list[list[str]]:
+    if data.startswith(b"PK\x03\x04"):
+        import openpyxl
+
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            return [[clean_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ParseError(f"{file_name}：无法识别文件编码（请另存为 UTF-8 CSV 或 .xlsx）")
+    return [[clean_text(v) for v in row] for row in csv.reader(io.StringIO(text))]
+
+
+def read_registry(data: bytes, file_name: str = "单位名单") -> list[RegistryEntry]:
+    rows = _rows(data, file_name)
+    for index, row in enumerate(rows[:10]):
+        columns: dict[str, int] = {}
+        for position, cell in enumerate(row):
+            for key, names in _HEADERS.items():
+                if cell.lower() in names and key not in columns:
+                    columns[key] = position
+        if "name" in columns:
+            break
+    else:
+        raise ParseError(f"{file_name}：找不到“单位名称”列（需要列：单位名称、别名、邮箱）")
+
+    def cell(row: list[str], key: str) -> str:
+        position = columns.get(key)
+        return row[position] if position is not None and position < len(row) else ""
+
+    entries: dict[str, RegistryEntry] = {}
+    for row in rows[index + 1:]:
+        name = cell(row, "name")
+        if not name:
+            continue
+        aliases = tuple(a for a in _SPLIT.split(cell(row, "aliases")) if a)
+        emails = tuple(e.lower() for e in _SPLIT.split(cell(row, "emails")) if "@" in e)
+        bad = [e for e in _SPLIT.split(cell(row, "emails")) if e and "@" not in e]
+        if bad:
+            raise ParseError(f"{file_name}：“{name}”的邮箱“{bad[0]}”不是有效地址")
+        entries[name] = RegistryEntry(name, aliases, emails)
+    return list(entries.values())

@@ -1,0 +1,108 @@
+"""Office files → a flat sequence of lines: paragraphs and table rows as cell texts.
+
+Word and Excel lay a form out differently (a paragraph above a table, or a
+merged title row above the header); flattening both into lines lets one
+reader in `forms.py` find the header, the rows and the text around them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+from .values import clean_text
+
+MAX_COLUMNS = 60   # a sheet can claim 16,384 columns; a form never has more than a handful
+MAX_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class Line:
+    cells: tuple[str, ...]
+    table: int | None        # which table/sheet the row belongs to; None for a paragraph
+    where: str = ""          # "表1" / sheet name, for problem messages
+
+    @property
+    def text(self) -> str:
+        return "  ".join(c for c in self.cells if c)
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(self.cells)
+
+
+def docx_lines(data: bytes) -> list[Line]:
+    import docx  # deferred: python-docx pulls in lxml, which `formbot status` never needs
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(io.BytesIO(data))
+    lines: list[Line] = []
+    counter = [0]
+
+    def add_table(table: Table) -> None:
+        index = counter[0]
+        counter[0] += 1
+        nested: list[Table] = []
+        for row in table.rows:
+            seen: set[int] = set()
+            cells: list[str] = []
+            # python-docx repeats a horizontally merged cell once per grid column:
+            # keep its text in the first column only so it is not read twice.
+            for cell in row.cells:
+                if id(cell._tc) in seen:
+                    cells.append("")
+                    continue
+                seen.add(id(cell._tc))
+                cells.append(clean_text(cell.text))
+                nested.extend(cell.tables)
+            lines.append(Line(tuple(cells[:MAX_COLUMNS]), index, f"表{index + 1}"))
+        for inner in nested:
+            add_table(inner)
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            text = clean_text(block.text)
+            if text:
+                lines.append(Line((text,), None))
+        else:
+            add_table(block)
+    return lines
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        if value.hour == value.minute == value.second == 0:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return clean_text(value)
+
+
+def xlsx_lines(data: bytes) -> list[Line]:
+    import openpyxl  # deferred for start-up time, as above
+
+    # read_only streams rows; data_only takes the cached value of a formula
+    # rather than its text (a clerk's =SUM(...) should read as its result).
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    lines: list[Line] = []
+    try:
+        for index, sheet in enumerate(workbook.worksheets):
+            for row_number, row in enumerate(
+                sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1
+            ):
+                if row_number > MAX_ROWS:
+                    break
+                cells = tuple(_cell_text(v) for v in row)
+                while cells and not cells[-1]:
+                    cells = cells[:-1]
+                lines.append(Line(cells, index, f"工作表“{sheet.title}”"))
+    finally:
+        workbook.close()
+    return lines

@@ -1,0 +1,166 @@
+"""Normalise what clerks type into form cells: numbers, dates, leaders, text.
+
+Each function returns the normalised value and, when the text cannot be read
+as asked, a problem sentence in Chinese for the receipt. Raw text is kept by
+the caller; nothing here throws on odd input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import cn2an
+
+_SPACES = re.compile(r"[\s\u3000\u00a0]+")
+
+
+def clean_text(value: object) -> str:
+    """Cell text with full-width letters/digits/punctuation folded and spaces tidied.
+
+    NFKC folds `２００` to `200` and `：` to `:`; Chinese punctuation that NFKC
+    keeps (，。、“”) is left as written since it is part of the text.
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(value))
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def text_length(text: str) -> int:
+    """How long a clerk would say the text is: characters, not counting spaces."""
+    return len(_SPACES.sub("", text))
+
+
+# Words people wrap a head count in: 约200人, 200余人, 200多名, 共计200人左右.
+_NUMBER_NOISE = re.compile(r"(约|大约|共计|共|计|近|逾|超过|余|多|左右|上下|以上|人次|人|名|位|个)")
+_RANGE = re.compile(r"\d\s*[-~—–至到]+\s*\d")
+_CN_NUMERAL = re.compile(r"^[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]+$")
+
+
+def parse_count(raw: object) -> tuple[int | None, str | None]:
+    """`200`, `200人`, `约200人`, `200余人`, `二百人`, `1,200人`, `２００` → 200 etc.
+
+    A range (`100-200人`) gives no number and a problem: guessing would put a
+    figure in the summary that the unit never gave.
+    """
+    if isinstance(raw, bool):
+        return None, "不是人数"
+    if isinstance(raw, int):
+        return raw, None
+    if isinstance(raw, float):
+        return (int(raw), None) if raw.is_integer() else (None, f"人数不是整数：{raw}")
+    text = clean_text(raw).replace("\n", "")
+    if not text:
+        return None, None
+    if _RANGE.search(text):
+        return None, f"人数写成了范围“{text}”，请填一个数"
+    core = _NUMBER_NOISE.sub("", text).replace(",", "").replace(" ", "")
+    if core.isdigit():
+        return int(core), None
+    if re.fullmatch(r"\d+\.0+", core):
+        return int(float(core)), None
+    if _CN_NUMERAL.match(core):
+        try:
+            return int(cn2an.cn2an(core.replace("两", "二"), "smart")), None
+        except (ValueError, KeyError):
+            pass
+    return None, f"无法识别人数“{text}”"
+
+
+_CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_DATE_PATTERNS = (
+    re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?$"),
+    re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?(份)?$"),
+    re.compile(r"^(?P<y>\d{4})\s*(年|年度)?$"),
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
+)
+
+
+def _cn_date_digits(text: str) -> str:
+    """`二〇一六年三月十五日` → `2016年3月15日`: year digit by digit, month/day as numerals."""
+    def month_day(match: re.Match[str]) -> str:
+        return str(cn2an.cn2an(match.group(1), "smart")) + match.group(2)
+
+    text = re.sub(r"([〇零一二三四五六七八九]{4})年", lambda m: m.group(1).translate(_CN_DIGITS) + "年", text)
+    return re.sub(r"([一二三四五六七八九十]{1,3})([月日号])", month_day, text)
+
+
+def parse_date(raw: object) -> tuple[str | None, str | None]:
+    """A date as people write it → `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (the precision given)."""
+    if hasattr(raw, "year") and hasattr(raw, "month"):
+        day = getattr(raw, "day", None)
+        return f"{raw.year:04d}-{raw.month:02d}" + (f"-{day:02d}" if day else ""), None
+    text = clean_text(raw).replace("\n", "").replace(" ", "")
+    if not text:
+        return None, None
+    text = _cn_date_digits(text).replace("号", "日").rstrip("。.")
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if not match:
+            continue
+        parts = match.groupdict()
+        year = int(parts["y"])
+        month = int(parts["m"]) if parts.get("m") else None
+        day = int(parts["d"]) if parts.get("d") else None
+        if not 1900 <= year <= 2100 or (month and not 1 <= month <= 12) or (
+            day and not 1 <= day <= 31
+        ):
+            break
+        if day:
+            return f"{year:04d}-{month:02d}-{day:02d}", None
+        if month:
+            return f"{year:04d}-{month:02d}", None
+        return f"{year:04d}", None
+    return None, f"无法识别日期“{clean_text(raw)}”"
+
+
+@dataclass(frozen=True)
+class Leader:
+    name: str | None
+    title: str | None
+
+
+_TITLE_WORDS = ("主席", "书记", "主任", "队长", "部长", "委员", "经理", "干事", "会长", "组长",
+                "院长", "校长", "局长", "科长", "处长", "站长", "负责人", "理事", "秘书长", "所长")
+_NAME = r"[\u4e00-\u9fff·]{2,5}"
+_LEADER_PATTERNS = (
+    # 主席：张三
+    re.compile(rf"^(?P<title>[^:：]{{2,20}})\s*[:：]\s*(?P<name>{_NAME})$"),
+    # 张三（工会主席） / 张三(主席)
+    re.compile(rf"^(?P<name>{_NAME})\s*[（(](?P<title>[^）)]+)[）)]$"),
+    # 张三 主席 / 张三，副主席 / 张三、主席 / 张三/主席 / 张三-主席
+    re.compile(rf"^(?P<name>{_NAME})\s*[\s,，、/／\-—]+\s*(?P<title>.+)$"),
+)
+
+
+def parse_leader(raw: object) -> tuple[Leader, str | None]:
+    """`负责人姓名及职务` → name and title; a lone name is fine, a jumble is flagged."""
+    text = clean_text(raw).replace("\n", " ").strip()
+    if not text:
+        return Leader(None, None), None
+    for pattern in _LEADER_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return Leader(match.group("name").strip(), match.group("title").strip()), None
+    # 张三主席: a name glued to a known title word.
+    for word in sorted(_TITLE_WORDS, key=len, reverse=True):
+        idx = text.find(word)
+        if idx >= 2:
+            head = text[:idx]
+            for prefix in ("工会副", "工会", "副", "常务副"):
+                if head.endswith(prefix) and len(head) - len(prefix) >= 2:
+                    return Leader(head[: -len(prefix)], text[len(head) - len(prefix):]), None
+            if re.fullmatch(_NAME, head) and len(head) <= 4:
+                return Leader(head, text[idx:]), None
+    if re.fullmatch(_NAME, text) and len(text) <= 4:
+        return Leader(text, None), "负责人未写职务"
+    return Leader(text, None), f"无法区分负责人姓名和职务“{text}”"
+
+
+def parse_phone(raw: object) -> str:
+    """Phone numbers as typed, with full-width digits and stray spaces folded."""
+    return clean_text(raw).replace("\n", " ")

@@ -1,0 +1,82 @@
+"""Opening the database: engine settings, WAL, and schema upgrades without data loss.
+
+A new database is created from the models and stamped with the newest
+migration; an existing one is brought up to date by Alembic, so a later
+release that adds a column migrates the data the admin already has.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, event, inspect, text
+from sqlmodel import SQLModel, create_engine
+
+from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD = "0001"  # the newest revision in migrations/versions; checked by a test
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            # Created 0600 before SQLite opens it: the database holds units' contacts.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: object, _record: object) -> None:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
+
+
+def _alembic_config(engine: Engine) -> object:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def prepare(engine: Engine) -> None:
+    """Create or upgrade the schema. Cheap when it is already current (no Alembic import)."""
+    revision = current_revision(engine)
+    if revision == HEAD:
+        return
+    from alembic import command
+
+    config = _alembic_config(engine)
+    if revision is None:
+        with engine.connect() as conn:
+            has_tables = inspect(conn).has_table("message")
+        if not has_tables:
+            SQLModel.metadata.create_all(engine)
+            command.stamp(config, "head")  # type: ignore[arg-type]
+            return
+    command.upgrade(config, "head")  # type: ignore[arg-type]
+
+
+def open_database(url: str) -> Engine:
+    engine = make_engine(url)
+    prepare(engine)
+    return engine

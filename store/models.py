@@ -1,0 +1,184 @@
+"""The database tables. Times are stored as aware UTC datetimes (ISO text in SQLite)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """SQLite forgets time zones; store UTC and hand back aware datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _when(**kw: object) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kw))  # type: ignore[arg-type]
+
+
+def _json(default: object) -> object:
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+class Unit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    aliases: list[str] = _json([])  # type: ignore[assignment]
+    emails: list[str] = _json([])  # type: ignore[assignment]
+    source: str = "config"
+
+
+class FolderState(SQLModel, table=True):
+    """Where polling stopped in one folder: the UIDs above `last_uid` are new."""
+
+    __table_args__ = (UniqueConstraint("account", "folder"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account: str
+    folder: str
+    uidvalidity: int
+    last_uid: int = 0
+
+
+class Message(SQLModel, table=True):
+    """Every message ever fetched, with or without a form, so none is fetched twice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)     # Message-ID, else sha256 of the raw bytes
+    message_id: str | None = None
+    sha256: str = Field(index=True)
+    raw_path: str
+    size: int
+    from_addr: str = ""
+    from_name: str = ""
+    subject: str = ""
+    sent_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
+    received_at: datetime = _when(nullable=False)  # type: ignore[assignment]
+    status: str = Field(default="new", index=True)  # new | processed | failed | ignored
+    outcome: str = ""        # why it was answered or not (receipt, no-form, auto-reply…)
+    error: str | None = None
+    attempts: int = 0
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    unit_text: str | None = None
+    match_method: str | None = None
+    sender_matches_unit: bool | None = None
+    auth_results: str | None = None
+
+
+class MailboxCopy(SQLModel, table=True):
+    """A message's place on the IMAP server; a mailbox rebuild adds a second row."""
+
+    __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity", "uid"),)
+    id: int | None = Field(default=None, primary_key=True)
+    message_ref: int = Field(foreign_key="message.id", index=True)
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    handled: bool = False
+
+
+class AttachmentRecord(SQLModel, table=True):
+    __tablename__ = "attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    message_ref: int = Field(foreign_key="message.id", index=True)
+    name: str
+    sha256: str
+    size: int
+    kind: str
+    forms: str = ""                 # form keys found, comma-separated
+    problem: str | None = None
+
+
+class Submission(SQLModel, table=True):
+    """One form as one message carried it. The latest per (unit, form) is current."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_ref: int = Field(foreign_key="message.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    form: str = Field(index=True)
+    received_at: datetime = _when(nullable=False)  # type: ignore[assignment]
+    current: bool = Field(default=False, index=True)
+    file_name: str = ""
+    unit_text: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    filled_on: str | None = None
+    filled_on_raw: str | None = None
+    row_count: int = 0
+    problems: list[str] = _json([])  # type: ignore[assignment]
+    extra_columns: list[str] = _json([])  # type: ignore[assignment]
+
+
+class ActivityRow(SQLModel, table=True):
+    """A row of 主题活动申报表; columns are the `activity` FormSpec's field columns."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    seq: int
+    name: str | None = None
+    form: str | None = None
+    schedule: str | None = None
+    content: str | None = None
+    participants: int | None = None
+    raw: dict[str, str] = _json({})  # type: ignore[assignment]
+    problems: list[str] = _json([])  # type: ignore[assignment]
+
+
+class VolunteerTeamRow(SQLModel, table=True):
+    """A row of 杨浦职工志愿者服务队登记表; columns follow the `volunteer_team` FormSpec."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    seq: int
+    team_name: str | None = None
+    leader_name: str | None = None
+    leader_title: str | None = None
+    size: int | None = None
+    founded: str | None = None
+    service: str | None = None
+    results: str | None = None
+    raw: dict[str, str] = _json({})  # type: ignore[assignment]
+    problems: list[str] = _json([])  # type: ignore[assignment]
+
+
+ROW_TABLES: dict[str, type[SQLModel]] = {
+    "activity": ActivityRow,
+    "volunteer_team": VolunteerTeamRow,
+}
+
+
+class Outgoing(SQLModel, table=True):
+    """The outbox: a mail is written here first, then sent; `dedup_key` makes it once-only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)              # receipt | reminder | digest
+    dedup_key: str = Field(unique=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    message_ref: int | None = Field(default=None, foreign_key="message.id")
+    recipients: list[str] = _json([])  # type: ignore[assignment]
+    subject: str = ""
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="pending", index=True)  # pending | sent | failed
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _when(nullable=False)  # type: ignore[assignment]
+    sent_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
+    lease_until: datetime | None = _when(nullable=True)  # type: ignore[assignment]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

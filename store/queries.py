@@ -1,0 +1,64 @@
+"""Read-only questions the admin asks: who sent what, what waits, what failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from .models import ROW_TABLES, Message, Outgoing, Submission, Unit
+
+
+@dataclass(frozen=True)
+class UnitProgress:
+    unit: Unit
+    forms: dict[str, Submission]          # form key → current submission
+    reminders_sent: int
+
+    @property
+    def last_received(self) -> datetime | None:
+        return max((s.received_at for s in self.forms.values()), default=None)
+
+
+def unit_progress(*, session: Session) -> list[UnitProgress]:
+    units = list(session.exec(select(Unit).order_by(Unit.id)))  # type: ignore[arg-type]
+    current: dict[int, dict[str, Submission]] = {}
+    for sub in session.exec(select(Submission).where(Submission.current == True)):  # noqa: E712
+        current.setdefault(sub.unit_id, {})[sub.form] = sub  # type: ignore[index]
+    reminders = dict(session.exec(
+        select(Outgoing.unit_id, func.count()).where(
+            Outgoing.kind == "reminder", Outgoing.status != "failed"
+        ).group_by(Outgoing.unit_id)
+    ).all())
+    return [UnitProgress(u, current.get(u.id, {}), reminders.get(u.id, 0))  # type: ignore[arg-type]
+            for u in units]
+
+
+def unmatched_messages(*, session: Session) -> list[Message]:
+    """Messages that carried a form but could not be tied to a registered unit."""
+    with_forms = select(Submission.message_ref).distinct()
+    return list(session.exec(
+        select(Message).where(Message.unit_id == None, col(Message.id).in_(with_forms))  # noqa: E711
+        .order_by(Message.id)  # type: ignore[arg-type]
+    ))
+
+
+def failed_messages(*, session: Session) -> list[Message]:
+    return list(session.exec(
+        select(Message).where(Message.status == "failed").order_by(Message.id)  # type: ignore[arg-type]
+    ))
+
+
+def current_rows(*, session: Session, form: str) -> list[tuple[Unit, Submission, object]]:
+    """Current rows of one form, with their unit and submission, by unit then row order."""
+    table = ROW_TABLES[form]
+    statement = (
+        select(Unit, Submission, table)
+        .join(Submission, Submission.unit_id == Unit.id)  # type: ignore[arg-type]
+        .join(table, table.submission_id == Submission.id)  # type: ignore[attr-defined]
+        .where(Submission.current == True, Submission.form == form)  # noqa: E712
+        .order_by(Unit.id, table.seq)  # type: ignore[arg-type, attr-defined]
+    )
+    return list(session.exec(statement).all())  # type: ignore[arg-type]

@@ -1,0 +1,132 @@
+"""Data access: small functions with a keyword-only `session`, no business rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from .models import (
+    ROW_TABLES,
+    AttachmentRecord,
+    FolderState,
+    MailboxCopy,
+    Message,
+    Submission,
+    Unit,
+)
+
+
+def sync_units(*, session: Session, units: Iterable[tuple[str, list[str], list[str]]],
+               source: str) -> None:
+    """Upsert (name, aliases, emails) by name; units are never deleted (history points at them)."""
+    existing = {u.name: u for u in session.exec(select(Unit))}
+    for name, aliases, emails in units:
+        unit = existing.get(name)
+        if unit is None:
+            session.add(Unit(name=name, aliases=list(aliases), emails=list(emails), source=source))
+        elif unit.aliases != list(aliases) or unit.emails != list(emails):
+            unit.aliases, unit.emails = list(aliases), list(emails)
+            session.add(unit)
+
+
+def all_units(*, session: Session) -> list[Unit]:
+    return list(session.exec(select(Unit).order_by(Unit.id)))  # type: ignore[arg-type]
+
+
+def folder_state(*, session: Session, account: str, folder: str) -> FolderState | None:
+    return session.exec(
+        select(FolderState).where(FolderState.account == account, FolderState.folder == folder)
+    ).first()
+
+
+def save_folder_state(*, session: Session, account: str, folder: str, uidvalidity: int,
+                      last_uid: int) -> None:
+    state = folder_state(session=session, account=account, folder=folder)
+    if state is None:
+        state = FolderState(account=account, folder=folder, uidvalidity=uidvalidity)
+    state.uidvalidity, state.last_uid = uidvalidity, last_uid
+    session.add(state)
+
+
+def message_by_key(*, session: Session, key: str) -> Message | None:
+    return session.exec(select(Message).where(Message.key == key)).first()
+
+
+def known_keys(*, session: Session, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    return set(session.exec(select(Message.key).where(col(Message.key).in_(list(keys)))))
+
+
+def add_copy(*, session: Session, message: Message, account: str, folder: str,
+             uidvalidity: int, uid: int) -> None:
+    exists = session.exec(select(MailboxCopy.id).where(
+        MailboxCopy.account == account, MailboxCopy.folder == folder,
+        MailboxCopy.uidvalidity == uidvalidity, MailboxCopy.uid == uid)).first()
+    if not exists:
+        session.add(MailboxCopy(message_ref=message.id, account=account, folder=folder,
+                                uidvalidity=uidvalidity, uid=uid))
+
+
+def mark_copies_handled(*, session: Session, account: str, folder: str, uidvalidity: int,
+                        uids: Sequence[int]) -> None:
+    session.exec(update(MailboxCopy).where(  # type: ignore[call-overload]
+        MailboxCopy.account == account, MailboxCopy.folder == folder,
+        MailboxCopy.uidvalidity == uidvalidity, col(MailboxCopy.uid).in_(list(uids)),
+    ).values(handled=True))
+
+
+def messages_to_retry(*, session: Session, max_attempts: int) -> list[Message]:
+    return list(session.exec(
+        select(Message).where(col(Message.status).in_(["new", "failed"]),
+                              Message.attempts < max_attempts).order_by(Message.id)  # type: ignore[arg-type]
+    ))
+
+
+def clear_parse(*, session: Session, message: Message) -> None:
+    """Forget what an earlier parse of this message stored (a re-parse replaces it)."""
+    ids = list(session.exec(select(Submission.id).where(Submission.message_ref == message.id)))
+    for table in ROW_TABLES.values():
+        session.exec(delete(table).where(table.submission_id.in_(ids)))  # type: ignore[attr-defined, call-overload]
+    session.exec(delete(Submission).where(Submission.message_ref == message.id))  # type: ignore[call-overload, arg-type]
+    session.exec(delete(AttachmentRecord).where(AttachmentRecord.message_ref == message.id))  # type: ignore[call-overload, arg-type]
+
+
+def add_submission(*, session: Session, submission: Submission,
+                   rows: Sequence[dict[str, Any]]) -> Submission:
+    table = ROW_TABLES[submission.form]
+    session.add(submission)
+    session.flush()
+    for row in rows:
+        session.add(table(submission_id=submission.id, **row))
+    return submission
+
+
+def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
+    """The latest submission per (unit, form) is current; order-independent, so reprocessing
+    or parallel parsing cannot let an older one win."""
+    subs = list(session.exec(select(Submission).where(
+        Submission.unit_id == unit_id, Submission.form == form)))
+    if not subs:
+        return
+    latest = max(subs, key=lambda s: (s.received_at, s.id or 0))
+    for sub in subs:
+        should = sub is latest
+        if sub.current != should:
+            sub.current = should
+            session.add(sub)
+
+
+def current_forms(*, session: Session, unit_id: int) -> set[str]:
+    return set(session.exec(select(Submission.form).where(
+        Submission.unit_id == unit_id, Submission.current == True)))  # noqa: E712
+
+
+def record_failure(*, session: Session, message: Message, error: str, when: datetime) -> None:
+    message.status = "failed"
+    message.error = error[:2000]
+    session.add(message)

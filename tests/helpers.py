@@ -1,0 +1,96 @@
+"""Shared test helpers: a config for the embedded servers, a bot to drive, mail to send."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import Engine
+
+from formbot import pipeline
+from formbot.config import Settings, load_settings
+from formbot.samples import FormFill
+from store.db import open_database
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2018, 6, 10, 10, 0, tzinfo=TZ)
+BOT = "qzxjb2008@126.com"
+
+UNITS = [
+    {"name": "定海路街道总工会", "aliases": ["定海路街道工会"], "emails": ["dhjd_gh@example.cn"]},
+    {"name": "殷行街道总工会", "aliases": ["殷行街道工会"], "emails": ["yinhang_gh@example.cn"]},
+    {"name": "控江路街道总工会", "aliases": [], "emails": ["kjl_gh@example.cn"]},
+    {"name": "区教育工会", "aliases": ["杨浦区教育工会"], "emails": []},
+]
+
+ACTIVITY = FormFill(
+    unit_text="定海路街道总工会",
+    rows=[["劳模先进事迹报告会", "报告会", "2018年6月—7月", "邀请全国劳模讲述成长经历", "约200人"],
+          ["“杨浦工匠”技能展示", "现场展示", "2018年9月", "展示工匠绝活", "1,200人"],
+          ["劳模进社区", "志愿服务", "2018年下半年", "劳模走进社区服务居民", "二百人"]],
+)
+VOLUNTEER = FormFill(
+    unit_text="定海路街道总工会",
+    rows=[["定海助老服务队", "张三 主席", "30人", "2016年3月", "为社区老人提供助餐服务", "服务老人500人次"],
+          ["定海法律服务队", "李四（工会主席）", "约15人", "2017-05-20", "法律咨询", ""]],
+)
+
+
+def write_config(tmp: Path, imap: Any, smtp: Any, **overrides: Any) -> Path:
+    data: dict[str, Any] = {
+        "mailbox": {"host": imap.host, "port": imap.port, "security": "plain",
+                    "username": BOT, "password_env": "FORMBOT_IMAP_PASSWORD",
+                    "folder": "INBOX", "processed_folder": None},
+        "smtp": {"host": smtp.host, "port": smtp.port, "security": "plain", "username": BOT,
+                 "password_env": "FORMBOT_SMTP_PASSWORD", "from_address": BOT,
+                 "from_name": "杨浦区总工会宣传教育部"},
+        "database": f"sqlite:///{tmp / 'data' / 'formbot.db'}",
+        "data_dir": str(tmp / "data"),
+        "campaign": {"code": "杨工〔2018〕14号", "title": "弘扬劳模精神，建功“创新杨浦”主题活动",
+                     "deadline": "2018-06-15", "timezone": "Asia/Shanghai",
+                     "reminders": [-7, -3, -1, 1], "contact": "区总工会宣传教育部 张琳 25032216",
+                     "admin_emails": []},
+        "units": UNITS,
+        "schedule": {"poll_minutes": 5, "remind_time": "09:00"},
+    }
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        if name:
+            data[section][name] = value
+        else:
+            data[section] = value
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Bot:
+    """formbot as the worker runs it, on one config and one database."""
+
+    settings: Settings
+    engine: Engine
+
+    @classmethod
+    def at(cls, config: Path) -> Bot:
+        settings = load_settings(config)
+        return cls(settings, open_database(settings.database))
+
+    def poll(self, now: datetime = NOW) -> pipeline.PollReport:
+        return pipeline.run_once(self.settings, engine=self.engine, now=now)
+
+
+def parse_sent(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def body_of(message: email.message.EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
