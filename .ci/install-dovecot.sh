@@ -13,7 +13,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 installed() {
-    dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null | grep -q '^install ok installed$'
+    [[ $(dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null) == "install ok installed" ]]
 }
 
 if ! installed; then

@@ -109,6 +109,28 @@ def poll(config_path: str | None, now_text: str | None, verbose: bool) -> None:
 
 @main.command()
 @_config_option
+@_now_option
+@_friendly
+def remind(config_path: str | None, now_text: str | None) -> None:
+    """发送此刻到期的催报邮件；每个单位每个提醒节点最多一次。"""
+    from notifier.outbox import drain
+
+    from .console import print_remind_report
+    from .pipeline import smtp_target, sync_registry
+    from .remind import queue_reminders
+
+    settings, engine = _context(config_path)
+    now = _parse_now(now_text, settings.campaign.zone)
+    sync_registry(settings, engine=engine)
+    report = queue_reminders(settings, engine=engine, now=now)
+    delivery = drain(engine, smtp_target(settings), now=now, sender=settings.smtp.from_address)
+    print_remind_report(report, delivery)
+    if delivery.errors:
+        sys.exit(3)
+
+
+@main.command()
+@_config_option
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（见 CONTRACT.md）")
 @_friendly
 def status(config_path: str | None, as_json: bool) -> None:

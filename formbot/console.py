@@ -87,3 +87,20 @@ def print_status(data: dict[str, Any]) -> None:
         console.print(f"\n[red]处理失败的邮件 {len(data['failed'])} 封（会自动重试）：[/]")
         for item in data["failed"]:
             console.print(f"  {item['message_id']}：{item['error']}")
+
+
+def print_remind_report(report: Any, delivery: Any) -> None:
+    from notifier.reminders import slot_label
+
+    console = _console()
+    if report.slot is None:
+        console.print("现在没有到期的催报节点。")
+        return
+    console.print(f"催报节点：{slot_label(report.slot)}。本次催报 {len(report.queued)} 个单位"
+                  + (f"（{'、'.join(report.queued)}）" if report.queued else "")
+                  + (f"，此前已催报 {report.already} 个" if report.already else "") + "。")
+    if report.no_address:
+        console.print(f"[yellow]没有登记邮箱、无法催报的单位：{'、'.join(report.no_address)}[/]")
+    console.print(f"发出邮件 {delivery.sent} 封" + (f"，待发 {delivery.waiting} 封" if delivery.waiting else "") + "。")
+    for error in delivery.errors[:1]:
+        console.print(f"[yellow]发信未完成：{error}（下次运行会补发）[/]")

@@ -80,6 +80,7 @@ class EmbeddedIMAP:
             raise RuntimeError("EmbeddedIMAP already started")
         self._ready.clear()
         self._startup_error = None
+        self._connections = 0
         self._thread = threading.Thread(target=self._run, name="embedded-imap", daemon=True)
         self._thread.start()
         if not self._ready.wait(_START_TIMEOUT):

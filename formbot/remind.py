@@ -1,0 +1,61 @@
+"""`formbot remind`: mail each unit still missing a form, once per (unit, slot), ever."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from notifier.compose import Sender, compose, render
+from notifier.outbox import enqueue
+from notifier.reminders import due_slot, slot_label
+from parsers.specs import FORMS
+from store.queries import unit_progress
+
+from .config import Settings
+from .receipts import deadline_text
+
+
+@dataclass
+class RemindReport:
+    slot: int | None = None
+    queued: list[str] = field(default_factory=list)        # unit names mailed now
+    already: int = 0                                        # units this slot reached before
+    no_address: list[str] = field(default_factory=list)    # units we cannot mail
+
+
+def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> RemindReport:
+    campaign = settings.campaign
+    slot = due_slot(campaign.deadline, campaign.reminders, settings.schedule.remind_at,
+                    campaign.zone, now)
+    report = RemindReport(slot=slot)
+    if slot is None:
+        return report
+    sender = Sender(settings.smtp.from_address, settings.smtp.from_name)
+    with Session(engine) as session:
+        for item in unit_progress(session=session):
+            missing = [spec.short for spec in FORMS if spec.key not in item.forms]
+            if not missing:
+                continue
+            if not item.unit.emails:
+                report.no_address.append(item.unit.name)
+                continue
+            overdue = slot > 0
+            body = render("reminder.txt.j2", unit_name=item.unit.name, missing=missing,
+                          overdue=overdue, campaign_title=campaign.title,
+                          campaign_code=campaign.code, deadline=deadline_text(campaign.deadline),
+                          mailbox=settings.mailbox.username, contact=campaign.contact)
+            subject = (f"{'逾期未报' if overdue else '催报'}提醒（{slot_label(slot)}）："
+                       f"{campaign.code} {'、'.join(missing)}")
+            mail = compose(kind="reminder", sender=sender, to=list(item.unit.emails),
+                           subject=subject, body=body, now=now)
+            # The unique key is the once-ever guarantee, across restarts and racing workers.
+            if enqueue(session, kind="reminder", dedup_key=f"reminder:{item.unit.id}:{slot}",
+                       message=mail, now=now, unit_id=item.unit.id):
+                report.queued.append(item.unit.name)
+            else:
+                report.already += 1
+        session.commit()
+    return report
