@@ -76,9 +76,12 @@ def _context(config_path: str | None, verbose: bool = False) -> tuple[Any, Any]:
     from .config import load_settings
     from .logs import setup_logging
 
+    from .pipeline import sync_registry
+
     settings = load_settings(config_path)
     setup_logging(settings.data_dir, verbose=verbose)
     engine = open_database(settings.database)
+    sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
     return settings, engine
 
 
@@ -116,12 +119,11 @@ def remind(config_path: str | None, now_text: str | None) -> None:
     from notifier.outbox import drain
 
     from .console import print_remind_report
-    from .pipeline import smtp_target, sync_registry
+    from .pipeline import smtp_target
     from .remind import queue_reminders
 
     settings, engine = _context(config_path)
     now = _parse_now(now_text, settings.campaign.zone)
-    sync_registry(settings, engine=engine)
     report = queue_reminders(settings, engine=engine, now=now)
     delivery = drain(engine, smtp_target(settings), now=now, sender=settings.smtp.from_address)
     print_remind_report(report, delivery)

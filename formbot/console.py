@@ -13,8 +13,12 @@ from rich.table import Table
 from parsers.specs import FORMS
 
 
-def _console() -> Console:
-    return Console(highlight=False)
+def make_console() -> Console:
+    # Piped to a file or another program: wide enough that unit names are never cut.
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
+    return console
 
 
 @contextmanager
@@ -41,7 +45,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def print_poll_report(report: Any) -> None:
-    console = _console()
+    console = make_console()
     parts = [f"新邮件 {report.new} 封", f"已处理 {report.processed} 封"]
     if report.duplicates:
         parts.append(f"重复 {report.duplicates} 封（已忽略）")
@@ -57,10 +61,10 @@ def print_poll_report(report: Any) -> None:
 
 
 def print_status(data: dict[str, Any]) -> None:
-    console = _console()
+    console = make_console()
     table = Table(title=f"{data['campaign']}　截止 {data['deadline']}　"
                         f"已交齐 {data['units_complete']}/{data['units_total']} 个单位")
-    table.add_column("单位")
+    table.add_column("单位", no_wrap=True)
     for spec in FORMS:
         table.add_column(spec.short)
     table.add_column("最近提交")
@@ -75,7 +79,7 @@ def print_status(data: dict[str, Any]) -> None:
                 times.append(form["received_at"])
             else:
                 cells.append("[red]未提交[/]")
-        latest = max(times)[:16].replace("T", " ") if times else "—"
+        latest = max(times)[5:16].replace("T", " ") if times else "—"
         table.add_row(unit["name"], *cells, latest, str(unit["reminders_sent"]))
     console.print(table)
     if data["unmatched"]:
@@ -92,7 +96,7 @@ def print_status(data: dict[str, Any]) -> None:
 def print_remind_report(report: Any, delivery: Any) -> None:
     from notifier.reminders import slot_label
 
-    console = _console()
+    console = make_console()
     if report.slot is None:
         console.print("现在没有到期的催报节点。")
         return

@@ -9,15 +9,21 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
-from rich.console import Console
 
 from notifier.outbox import drain
 from store.db import open_database
 
 from . import pipeline
 from .config import load_settings
-from .console import print_poll_report, print_remind_report, print_status, progress_bar
+from .console import (
+    make_console,
+    print_poll_report,
+    print_remind_report,
+    print_status,
+    progress_bar,
+)
 from .embedded import EmbeddedIMAP, EmbeddedSMTP
+from .logs import setup_logging
 from .remind import queue_reminders
 from .reports import status_data, write_export
 from .samples import DEMO_UNITS, demo_mailbox
@@ -53,7 +59,7 @@ def demo_config(work_dir: Path, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> Path:
 
 
 def run_demo(*, work_dir: Path | None, export_path: Path) -> None:
-    console = Console(highlight=False)
+    console = make_console()
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="formbot-demo-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FORMBOT_DEMO_PASSWORD"] = PASSWORD
@@ -62,9 +68,10 @@ def run_demo(*, work_dir: Path | None, export_path: Path) -> None:
         mails = demo_mailbox(to_addr=BOT, base=MAIL_FROM)
         for raw in mails:
             imap.append(raw)
-        console.print(f"内置收信服务器 127.0.0.1:{imap.port}、发信服务器 127.0.0.1:{smtp.port} 已启动，"
-                      f"邮箱里放入 {len(mails)} 封示例邮件。\n")
+        console.print(f"内置收信服务器 127.0.0.1:{imap.port}、发信服务器 127.0.0.1:{smtp.port} "
+                      f"已启动，邮箱里放入 {len(mails)} 封示例邮件。\n")
         settings = load_settings(demo_config(work_dir, imap, smtp))
+        setup_logging(settings.data_dir)
         engine = open_database(settings.database)
 
         console.rule(f"收信（模拟时间 {POLL_AT:%Y-%m-%d %H:%M}）")

@@ -6,7 +6,7 @@ Pure: no I/O, no database. Everything a form is comes from `specs.py`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .specs import FORMS, FieldSpec, FormSpec
 from .tables import Line
@@ -110,7 +110,8 @@ def _header_for(line: Line) -> _Header | None:
 
 
 _LABELS = r"(?=填报单位|联\s*系\s*人|联系电话|电\s*话|填报日期|日\s*期\s*[:：]|$)"
-_UNIT = re.compile(r"填报单位(?:名称)?\s*[:：]?\s*(.*?)\s*" + _LABELS)
+# `填报单位（盖章）：…` is how many templates print it; the bracket is not the unit.
+_UNIT = re.compile(r"填报单位(?:名称)?\s*(?:[（(][^）)]*[）)])?\s*[:：]?\s*(.*?)\s*" + _LABELS)
 _CONTACT = re.compile(r"联\s*系\s*人\s*[:：]\s*(.*?)\s*" + _LABELS)
 _PHONE = re.compile(r"(?:联系电话|电\s*话)\s*[:：]\s*(.*?)\s*" + _LABELS)
 _DATE = re.compile(r"填报日期\s*[:：]?\s*(.*?)\s*" + _LABELS)
@@ -160,7 +161,9 @@ def _read_value(spec_field: FieldSpec, text: str, row: FormRow) -> None:
             problem(issue)
     elif spec_field.kind == "date":
         value, issue = parse_date(text)
-        row.values[spec_field.key] = value if value else (text or None)
+        # Only a normalised date: the export promises YYYY / YYYY-MM / YYYY-MM-DD there.
+        # What was typed stays in `raw`, and the problem quotes it.
+        row.values[spec_field.key] = value
         if issue:
             problem(issue)
     elif spec_field.kind == "leader":
@@ -189,20 +192,48 @@ def read_forms(lines: list[Line]) -> list[FormData]:
         end = start + 1
         while end < next_start and lines[end].table == table and not _is_footer(lines[end]):
             end += 1
+        # The footer (联系人/电话/日期, 注) follows the table. When another form follows,
+        # its `填报单位` line opens that form's preamble: stop there, so that neither
+        # form takes the other's unit or contact when its own is left blank.
         after_end = end
-        while after_end < next_start and (
-            lines[after_end].table != table or _is_footer(lines[after_end])
-            or lines[after_end].is_empty
-        ):
-            after_end += 1
-            if after_end - end > 8:
+        while after_end < next_start and after_end - end < 9:
+            line = lines[after_end]
+            if next_start < len(lines) and _UNIT.search(line.text):
                 break
+            if line.table == table and not (_is_footer(line) or line.is_empty):
+                break
+            after_end += 1
         before = lines[previous_end:start]
         after = lines[end:after_end]
         form = _build_form(header, lines[start + 1:end], before, after)
-        forms.append(form)
-        previous_end = end
+        if forms and forms[-1].spec is form.spec and form.unit_text is None:
+            # The same form again with no 填报单位 of its own: the table went on in
+            # another table or sheet (the notice says 表格不够可另附). One form, not two.
+            _continue_form(forms[-1], form)
+        else:
+            forms.append(form)
+        previous_end = after_end
+    for form in forms:
+        if not form.unit_text:
+            form.problems.append(Problem("未填写“填报单位”"))
+        if not form.rows:
+            form.problems.append(Problem("表格是空的，没有填写任何一行"))
     return forms
+
+
+def _continue_form(form: FormData, part: FormData) -> None:
+    """Append a continuation table's rows (renumbered) and fill footer fields left blank."""
+    offset = len(form.rows)
+    for row in part.rows:
+        row.seq += offset
+        row.problems = [replace(p, row=row.seq) for p in row.problems]
+        form.rows.append(row)
+    form.contact = form.contact or part.contact
+    form.phone = form.phone or part.phone
+    if not form.filled_on_raw:
+        form.filled_on, form.filled_on_raw = part.filled_on, part.filled_on_raw
+    form.problems.extend(p for p in part.problems if p not in form.problems)
+    form.extra_columns.extend(c for c in part.extra_columns if c not in form.extra_columns)
 
 
 def _build_form(header: _Header, body: list[Line], before: list[Line], after: list[Line]) -> FormData:
@@ -224,8 +255,4 @@ def _build_form(header: _Header, body: list[Line], before: list[Line], after: li
         row = _read_row(line.cells, header, len(form.rows) + 1)
         if row:
             form.rows.append(row)
-    if not form.unit_text:
-        form.problems.append(Problem("未填写“填报单位”"))
-    if not form.rows:
-        form.problems.append(Problem("表格是空的，没有填写任何一行"))
     return form

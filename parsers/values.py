@@ -7,6 +7,7 @@ the caller; nothing here throws on odd input.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ def parse_count(raw: object) -> tuple[int | None, str | None]:
     """
     if isinstance(raw, bool):
         return None, "不是人数"
+    if isinstance(raw, int | float) and raw < 0:
+        return None, f"人数不能是负数：{raw}"
     if isinstance(raw, int):
         return raw, None
     if isinstance(raw, float):
@@ -104,15 +107,20 @@ def parse_date(raw: object) -> tuple[str | None, str | None]:
             continue
         parts = match.groupdict()
         year = int(parts["y"])
-        month = int(parts["m"]) if parts.get("m") else None
-        day = int(parts["d"]) if parts.get("d") else None
-        if not 1900 <= year <= 2100 or (month and not 1 <= month <= 12) or (
-            day and not 1 <= day <= 31
-        ):
+        # `is not None`, not truthiness: month 0 or day 0 is a slip to flag, not a
+        # reason to quietly drop to a coarser precision (`2016年0月` → `2016`).
+        month = int(parts["m"]) if parts.get("m") is not None else None
+        day = int(parts["d"]) if parts.get("d") is not None else None
+        if not 1900 <= year <= 2100:
             break
-        if day:
+        try:
+            # A real calendar day: 2016-02-30 must not reach the summary.
+            dt.date(year, 1 if month is None else month, 1 if day is None else day)
+        except ValueError:
+            break
+        if day is not None:
             return f"{year:04d}-{month:02d}-{day:02d}", None
-        if month:
+        if month is not None:
             return f"{year:04d}-{month:02d}", None
         return f"{year:04d}", None
     return None, f"无法识别日期“{clean_text(raw)}”"
@@ -127,6 +135,20 @@ class Leader:
 _TITLE_WORDS = ("主席", "书记", "主任", "队长", "部长", "委员", "经理", "干事", "会长", "组长",
                 "院长", "校长", "局长", "科长", "处长", "站长", "负责人", "理事", "秘书长", "所长")
 _NAME = r"[\u4e00-\u9fff·]{2,5}"
+# Longest first: `张三工会副主席` must give the name 张三, not 张三工会.
+_TITLE_PREFIXES = ("常务副", "工会副", "工会", "副")
+
+
+def _is_name(text: str) -> bool:
+    """Two to four Chinese characters (欧阳小明) that are not themselves a title."""
+    return (
+        bool(re.fullmatch(_NAME, text))
+        and len(text) <= 4
+        and not any(word in text for word in _TITLE_WORDS)
+        and not text.startswith(_TITLE_PREFIXES)
+    )
+
+
 _LEADER_PATTERNS = (
     # 主席：张三
     re.compile(rf"^(?P<title>[^:：]{{2,20}})\s*[:：]\s*(?P<name>{_NAME})$"),
@@ -138,7 +160,11 @@ _LEADER_PATTERNS = (
 
 
 def parse_leader(raw: object) -> tuple[Leader, str | None]:
-    """`负责人姓名及职务` → name and title; a lone name is fine, a jumble is flagged."""
+    """`负责人姓名及职务` → name and title.
+
+    A lone name is kept with a note that the title is missing; a jumble is kept
+    whole as the name and flagged.
+    """
     text = clean_text(raw).replace("\n", " ").strip()
     if not text:
         return Leader(None, None), None
@@ -146,17 +172,23 @@ def parse_leader(raw: object) -> tuple[Leader, str | None]:
         match = pattern.match(text)
         if match:
             return Leader(match.group("name").strip(), match.group("title").strip()), None
-    # 张三主席: a name glued to a known title word.
+    # No separator: a name glued to a known title word, either way round.
     for word in sorted(_TITLE_WORDS, key=len, reverse=True):
         idx = text.find(word)
-        if idx >= 2:
-            head = text[:idx]
-            for prefix in ("工会副", "工会", "副", "常务副"):
-                if head.endswith(prefix) and len(head) - len(prefix) >= 2:
-                    return Leader(head[: -len(prefix)], text[len(head) - len(prefix):]), None
-            if re.fullmatch(_NAME, head) and len(head) <= 4:
-                return Leader(head, text[idx:]), None
-    if re.fullmatch(_NAME, text) and len(text) <= 4:
+        if idx < 0:
+            continue
+        head, rest = text[:idx], text[idx + len(word):]
+        # 主席张三 / 工会主席张三: title first.
+        if head in ("", *_TITLE_PREFIXES) and _is_name(rest):
+            return Leader(rest, head + word), None
+        # 张三主席 / 张三工会副主席: name first; the prefix belongs to the title.
+        for prefix in (*_TITLE_PREFIXES, ""):
+            name = head[: len(head) - len(prefix)]
+            if head.endswith(prefix) and _is_name(name):
+                return Leader(name, text[len(name):]), None
+    if text.removeprefix("工会").removeprefix("副") in _TITLE_WORDS:
+        return Leader(None, text), "负责人未写姓名"
+    if _is_name(text):
         return Leader(text, None), "负责人未写职务"
     return Leader(text, None), f"无法区分负责人姓名和职务“{text}”"
 
