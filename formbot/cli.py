@@ -66,7 +66,9 @@ def _parse_now(text: str | None, zone: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise FormbotError(f"--now 应为 ISO-8601 时间，例如 2018-06-08T09:00:00+08:00（收到 {text!r}）") from None
+        raise FormbotError(
+            f"--now 应为 ISO-8601 时间，例如 2018-06-08T09:00:00+08:00（收到 {text!r}）"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -75,7 +77,6 @@ def _context(config_path: str | None, verbose: bool = False) -> tuple[Any, Any]:
 
     from .config import load_settings
     from .logs import setup_logging
-
     from .pipeline import sync_registry
 
     settings = load_settings(config_path)
@@ -99,7 +100,7 @@ def main() -> None:
 def poll(config_path: str | None, now_text: str | None, verbose: bool) -> None:
     """收一次邮件：保存原件、读取表格、入库、发送回执。"""
     from . import pipeline
-    from .console import progress_bar, print_poll_report
+    from .console import print_poll_report, progress_bar
 
     settings, engine = _context(config_path, verbose)
     now = _parse_now(now_text, settings.campaign.zone)

@@ -17,7 +17,6 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from parsers.errors import FormbotError
@@ -123,13 +122,16 @@ class Settings(_Strict):
     units_file: Path | None = None
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
-    @model_validator(mode="after")
-    def _unique_units(self) -> Settings:
-        names = [u.name for u in self.units]
+    # A field validator, not a model one: the error then names `units`, not the
+    # whole file (and does not echo the whole config back as "当前值").
+    @field_validator("units")
+    @classmethod
+    def _unique_units(cls, units: list[UnitSettings]) -> list[UnitSettings]:
+        names = [u.name for u in units]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"单位重复：{'、'.join(duplicates)}")
-        return self
+        return units
 
 
 def _describe(error: dict[str, object]) -> str:
@@ -140,7 +142,10 @@ def _describe(error: dict[str, object]) -> str:
     if kind == "extra_forbidden":
         return f"{key}：未知的配置项（是否拼写错误？）"
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{key}：{message}（当前值 {error.get('input')!r}）"
+    value = error.get("input")
+    if isinstance(value, dict | list):
+        return f"{key}：{message}"  # a whole section would drown the sentence
+    return f"{key}：{message}（当前值 {value!r}）"
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -150,8 +155,16 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）")
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{config_path}：不是有效的 YAML：{exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}：文件不是 UTF-8 编码，请用 UTF-8 保存") from exc
+    except yaml.YAMLError as exc:
+        # One line: the CLI prints this sentence as it is, and PyYAML's own text spans
+        # several lines with a caret drawing.
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第{mark.line + 1}行第{mark.column + 1}列：" if mark is not None else ""
+        detail = getattr(exc, "problem", None) or str(exc)
+        detail = " ".join(str(detail).split())
+        raise ConfigError(f"{config_path}：不是有效的 YAML（{where}{detail}）") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{config_path}：内容应为键值对（mailbox:、smtp:、campaign: …）")
     try:

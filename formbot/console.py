@@ -105,6 +105,7 @@ def print_remind_report(report: Any, delivery: Any) -> None:
                   + (f"，此前已催报 {report.already} 个" if report.already else "") + "。")
     if report.no_address:
         console.print(f"[yellow]没有登记邮箱、无法催报的单位：{'、'.join(report.no_address)}[/]")
-    console.print(f"发出邮件 {delivery.sent} 封" + (f"，待发 {delivery.waiting} 封" if delivery.waiting else "") + "。")
+    waiting = f"，待发 {delivery.waiting} 封" if delivery.waiting else ""
+    console.print(f"发出邮件 {delivery.sent} 封{waiting}。")
     for error in delivery.errors[:1]:
         console.print(f"[yellow]发信未完成：{error}（下次运行会补发）[/]")

@@ -30,7 +30,8 @@ def run_checks(config_path: str | None) -> bool:
     except FormbotError as exc:
         click.echo(f"✗ 配置文件：{exc}")
         return False
-    click.echo(f"✓ 配置文件：{len(settings.units)} 个单位（另有名单文件：{settings.units_file or '无'}）")
+    units_file = settings.units_file or "无"
+    click.echo(f"✓ 配置文件：{len(settings.units)} 个单位（另有名单文件：{units_file}）")
 
     def database() -> str:
         from sqlalchemy import text
@@ -52,7 +53,8 @@ def run_checks(config_path: str | None) -> bool:
 
         with Mailbox(imap_target(settings)) as box:
             sent_id = "已发送 IMAP ID" if b"ID" in box.capabilities else "服务器不支持 ID"
-            return f"{settings.mailbox.username} 登录成功，{sent_id}，文件夹 {settings.mailbox.folder} 可用"
+            box_name = settings.mailbox.folder
+            return f"{settings.mailbox.username} 登录成功，{sent_id}，文件夹 {box_name} 可用"
 
     def smtp() -> str:
         from notifier.outbox import _connect

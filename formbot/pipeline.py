@@ -28,7 +28,7 @@ from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
 from parsers.errors import FormbotError
 from parsers.files import FileResult, read_file
-from parsers.forms import FormData
+from parsers.forms import EMPTY_FORM, FormData
 from parsers.mail import Envelope, parse_mail
 from parsers.registry import read_registry
 from parsers.specs import FORMS
@@ -275,7 +275,7 @@ def _merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]
                 names.append(result.name)
     for form, _ in merged.values():
         if form.rows:
-            form.problems = [p for p in form.problems if p.message != "表格是空的，没有填写任何一行"]
+            form.problems = [p for p in form.problems if p.message != EMPTY_FORM]
     return merged
 
 

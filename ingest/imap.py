@@ -9,6 +9,7 @@ Server quirks worth remembering:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
@@ -19,7 +20,8 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from .errors import MailboxError
 
-CLIENT_ID = {"name": "formbot", "version": "0.1", "vendor": "formbot"}  # ASCII: ID args are IMAP strings
+# ASCII only: imaplib sends ID arguments as plain strings.
+CLIENT_ID = {"name": "formbot", "version": "0.1", "vendor": "formbot"}
 HANDLED_KEYWORD = b"$FormbotDone"
 
 
@@ -84,10 +86,9 @@ class Mailbox:
             raise MailboxError(f"邮箱 {t.host} 登录失败：{_reason(exc)}") from None
         self.capabilities = frozenset(client.capabilities())
         if b"ID" in self.capabilities:
-            try:
+            # ID is only a courtesy except on 126/163, where SELECT will say so.
+            with contextlib.suppress(IMAPClientError):
                 client.id_(CLIENT_ID)
-            except IMAPClientError:
-                pass  # ID is only a courtesy except on 126/163, where SELECT will say so
         self._select()
 
     def _select(self) -> None:
@@ -110,10 +111,8 @@ class Mailbox:
         try:
             client.logout()
         except (OSError, IMAPClientError):
-            try:
+            with contextlib.suppress(OSError):
                 client.shutdown()
-            except OSError:
-                pass
 
     def new_uids(self, after_uid: int) -> list[int]:
         """UIDs above `after_uid`; no round trip at all when UIDNEXT says there are none."""

@@ -11,7 +11,6 @@ Message-ID so a mail client can tell).
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -175,7 +174,7 @@ def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> 
         if client is not None:
             try:
                 client.quit()
-            except (OSError, smtplib.SMTPException, socket.timeout):
+            except (TimeoutError, OSError, smtplib.SMTPException):
                 client.close()
     with Session(engine) as session:
         report.waiting = len(session.exec(

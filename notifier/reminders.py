@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 
 def slot_time(deadline: date, offset_days: int, at: time, zone: ZoneInfo) -> datetime:
-    """When slot `offset_days` (negative = before the deadline) falls due, in the campaign's zone."""
+    """When slot `offset_days` (negative = before the deadline) falls due, local time."""
     return datetime.combine(deadline + timedelta(days=offset_days), at, tzinfo=zone)
 
 

@@ -24,7 +24,11 @@ _AUTO_SUBJECT = re.compile(
 def reason_not_to_answer(
     headers: Mapping[str, str], from_addr: str, own_addresses: Iterable[str]
 ) -> str | None:
-    """Why this mail must get no automatic answer, or None when answering is safe."""
+    """Why this mail must get no automatic answer, or None when answering is safe.
+
+    `headers` may spell names in any case (`List-Id`, an `email.message.Message`).
+    """
+    headers = {str(name).lower(): str(value) for name, value in headers.items()}
     sender = (from_addr or "").strip().lower()
     if not sender:
         return "no-sender"
@@ -32,8 +36,10 @@ def reason_not_to_answer(
         return "own-address"
     if _SYSTEM_SENDERS.match(sender):
         return "system-sender"
-    auto = headers.get("auto-submitted", "").strip().lower()
-    if auto and not auto.startswith("no"):
+    # RFC 3834 §5: only the keyword `no` (optionally with parameters) is safe to answer;
+    # a prefix test would also let through made-up values such as `notification`.
+    auto = headers.get("auto-submitted", "").split(";")[0].strip().lower()
+    if auto and auto != "no":
         return "auto-submitted"
     if headers.get("precedence", "").strip().lower() in ("bulk", "junk", "list"):
         return "precedence-bulk"

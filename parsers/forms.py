@@ -53,6 +53,8 @@ class FormData:
         return self.problems + [p for r in self.rows for p in r.problems]
 
 
+EMPTY_FORM = "表格是空的，没有填写任何一行"
+
 _PAREN = re.compile(r"[（(][^）)]*[）)]")
 _NOISE = re.compile(r"[\s:：*＊]")
 
@@ -132,6 +134,9 @@ def _is_footer(line: Line) -> bool:
     return text.startswith(("注", "备注")) or bool(re.search(r"联\s*系\s*人\s*[:：]|填报日期", text))
 
 
+_TOTAL = re.compile(r"^(合|总|小)\s*计\s*[:：]?$")
+
+
 def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | None:
     raw: dict[str, str] = {}
     for index, spec_field in header.columns.items():
@@ -143,6 +148,8 @@ def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | No
     }
     if not any(raw.get(f.key) for f in header.spec.data_fields):
         return None  # an empty template row, perhaps with its 序号 prefilled
+    if _TOTAL.match(next((c for c in cells if c), "")):
+        return None  # a 合计 row sums the rows above; it is not one more activity or team
     row = FormRow(seq=seq, values={}, raw={**raw, **extra})
     for spec_field in header.spec.data_fields:
         text = raw.get(spec_field.key, "")
@@ -217,7 +224,7 @@ def read_forms(lines: list[Line]) -> list[FormData]:
         if not form.unit_text:
             form.problems.append(Problem("未填写“填报单位”"))
         if not form.rows:
-            form.problems.append(Problem("表格是空的，没有填写任何一行"))
+            form.problems.append(Problem(EMPTY_FORM))
     return forms
 
 

@@ -57,6 +57,37 @@ def decode_raw_bytes(raw: bytes) -> str:
 _PARAM = re.compile(rb'(?:file)?name\s*=\s*(?:"([^"]*)"|([^;\s]+))', re.IGNORECASE)
 
 
+def header_text(value: object) -> str:
+    """A header value as read: raw 8-bit bytes recovered, folding undone, RFC 2047 not decoded.
+
+    The email package keeps undecodable header bytes as surrogates and would show
+    them as U+FFFD; clients that send raw UTF-8 or GBK headers mean real text.
+    """
+    text = str(value)
+    if not text.isascii():
+        try:
+            text = decode_raw_bytes(text.encode("ascii", "surrogateescape"))
+        except UnicodeEncodeError:
+            pass  # already real text (a str header built in memory)
+    return re.sub(r"\r?\n(?=[ \t])", "", text)
+
+
+def _rfc2231(value: tuple[str | None, str | None, str]) -> str:
+    """An RFC 2231 `name*=charset''%XX…` value with the charset read the Chinese way.
+
+    The email package decodes it with the labelled codec and `errors="replace"`, so
+    `gb2312''` names holding GBK-only characters (镕) come out with U+FFFD.
+    """
+    charset, _language, text = value
+    raw = bytes(text, "raw-unicode-escape")  # what email.utils.collapse_rfc2231_value does
+    if charset:
+        try:
+            return raw.decode(_codec(charset))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_raw_bytes(raw)
+
+
 def part_filename(part: Message) -> str | None:
     """The name of a MIME part as its sender meant it, or None."""
     for key, value in part.raw_items():
@@ -70,10 +101,17 @@ def part_filename(part: Message) -> str | None:
             name = match.group(1) if match.group(1) is not None else match.group(2)
             if name:
                 return decode_raw_bytes(name).strip()
-    name = part.get_filename()
-    if not name:
-        return None
-    return decode_words(str(name)).strip() or None
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        value = part.get_param(param, header=header)
+        if not value:
+            continue
+        if isinstance(value, tuple):
+            name = _rfc2231(value)  # type: ignore[arg-type]
+        else:
+            name = decode_words(email.utils.unquote(str(value)))
+        if name.strip():
+            return name.strip()
+    return None
 
 
 @dataclass(frozen=True)
@@ -128,20 +166,22 @@ def parse_mail(raw: bytes) -> Envelope:
     if message is None:
         raise ParseError("邮件是空的")
 
-    headers: dict[str, str] = {}
-    for key, value in message.items():
-        headers.setdefault(key.lower(), decode_words(str(value)))
+    raw_headers: dict[str, str] = {}
+    for key, value in message.raw_items():
+        raw_headers.setdefault(key.lower(), header_text(value))
+    headers = {key: decode_words(value) for key, value in raw_headers.items()}
 
     # Names by content: mail-parser lists attachments in its own order and
     # loses raw-GBK names, so look each one's name up by its bytes.
-    names: dict[str, str] = {}
+    # Identical bytes attached twice under two names keep both names, in order.
+    names: dict[str, list[str]] = {}
     for part in message.walk():
         if part.is_multipart():
             continue
         name = part_filename(part)
         payload = part.get_payload(decode=True)
         if name and isinstance(payload, bytes):
-            names.setdefault(hashlib.sha256(payload).hexdigest(), name)
+            names.setdefault(hashlib.sha256(payload).hexdigest(), []).append(name)
 
     attachments: list[Attachment] = []
     for item in parsed.attachments:
@@ -151,13 +191,20 @@ def parse_mail(raw: bytes) -> Envelope:
         payload = item.get("payload") or ""
         data = base64.b64decode(payload) if item.get("binary") else payload.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
-        name = names.get(digest) or item.get("filename") or "未命名附件"
+        same = names.get(digest) or []
+        # Not mail-parser's own `filename`: for a nameless part it invents a random
+        # one, and a name must come out the same when the mail is parsed again.
+        name = (same.pop(0) if len(same) > 1 else same[0]) if same else "未命名附件"
         attachments.append(Attachment(name=name, data=data, content_type=content_type))
 
-    from_name, from_addr = _address(headers.get("from", ""))
+    # Addresses are split before RFC 2047 decoding: a decoded display name may hold
+    # a comma or brackets (`定海路街道, 王芳`) that would split the address list.
+    from_name, from_addr = _address(raw_headers.get("from", ""))
     to = tuple(
         addr.lower()
-        for _, addr in email.utils.getaddresses([headers.get("to", ""), headers.get("cc", "")])
+        for _, addr in email.utils.getaddresses(
+            [raw_headers.get("to", ""), raw_headers.get("cc", "")]
+        )
         if addr
     )
     message_id = headers.get("message-id", "").strip() or None

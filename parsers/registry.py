@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -23,16 +24,25 @@ class RegistryEntry:
 
 
 def _rows(data: bytes, file_name: str) -> list[list[str]]:
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ParseError(f"{file_name}：这是旧版 .xls 文件，请另存为 .xlsx 或 CSV 后再导入")
     if data.startswith(b"PK\x03\x04"):
         import openpyxl
 
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # a broken or non-Excel zip: say so, not a traceback
+            raise ParseError(f"{file_name}：无法作为 Excel 表格打开（{type(exc).__name__}）") from exc
         try:
             sheet = workbook.worksheets[0]
             return [[clean_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         finally:
             workbook.close()
-    for encoding in ("utf-8-sig", "gb18030"):
+    # Excel's "Unicode text" export is UTF-16 with a BOM and tabs; its CSV is UTF-8
+    # with a BOM ("CSV UTF-8") or GBK (plain "CSV" on a Chinese Windows).
+    encodings = ("utf-16",) if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else (
+        "utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
             break
@@ -40,17 +50,23 @@ def _rows(data: bytes, file_name: str) -> list[list[str]]:
             continue
     else:
         raise ParseError(f"{file_name}：无法识别文件编码（请另存为 UTF-8 CSV 或 .xlsx）")
-    return [[clean_text(v) for v in row] for row in csv.reader(io.StringIO(text))]
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    return [[clean_text(v) for v in row]
+            for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
 
 
 def read_registry(data: bytes, file_name: str = "单位名单") -> list[RegistryEntry]:
     rows = _rows(data, file_name)
     for index, row in enumerate(rows[:10]):
+        cells = [c.lower() for c in row]
         columns: dict[str, int] = {}
-        for position, cell in enumerate(row):
-            for key, names in _HEADERS.items():
-                if cell.lower() in names and key not in columns:
-                    columns[key] = position
+        for key, names in _HEADERS.items():
+            # By the names' order, not the columns': with both 单位 and 单位名称
+            # present, 单位名称 is the name (单位 may be a number or a category).
+            position = next((cells.index(n) for n in names if n in cells), None)
+            if position is not None:
+                columns[key] = position
         if "name" in columns:
             break
     else:

@@ -23,6 +23,7 @@ FUZZY_THRESHOLD = 88.0
 FUZZY_MARGIN = 6.0
 
 _PREFIXES = ("中国", "上海市", "上海", "杨浦区", "杨浦", "区")
+_STAMP = re.compile(r"[（(]\s*(盖章|公章|签章|章)\s*[)）]")
 _SUFFIXES = ("工会委员会", "工会联合会", "总工会", "联合工会", "工会", "委员会", "工委")
 
 
@@ -43,7 +44,9 @@ class Match:
 
 def unit_key(text: str) -> str:
     """The distinctive core of a unit name: `上海市杨浦区定海路街道总工会` → `定海路街道`."""
-    core = re.sub(r"[\s()（）【】\[\]“”\"'·.,，。:：]", "", clean_text(text))
+    # `定海路街道总工会（盖章）`: the stamp note is not part of the name.
+    core = _STAMP.sub("", clean_text(text))
+    core = re.sub(r"[\s()（）【】\[\]“”\"'·.,，。:：]", "", core)
     changed = True
     while changed and core:
         changed = False

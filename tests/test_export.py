@@ -1,4 +1,4 @@
-"""The summary workbook: the contract's sheets and headers, numbers as numbers, text never a formula."""
+"""The summary workbook: the contract's sheets and headers; text is never a formula."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def workbook(tmp_path: Path) -> Iterator[openpyxl.Workbook]:
         ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+报告会", "-6月", "@内容", "约200人"],
         ["劳模宣讲", "报告会", "2018年6月", "宣讲", "100-200人"],
     ])
-    teams = FormFill("定海路街道总工会", [["助老服务队", "张三，副主席", "30", "2016.3", "助老", ""],
+    teams = FormFill("定海路街道总工会", [
+        ["助老服务队", "张三，副主席", "30", "2016.3", "助老", ""],
                                          ["新队", "李四", "二十人", "2018年", "法律", ""]])
     with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
             EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
@@ -57,10 +58,11 @@ def test_sheets_and_headers_follow_the_contract(workbook: openpyxl.Workbook) -> 
 
 
 def test_text_from_mail_is_never_a_formula(workbook: openpyxl.Workbook) -> None:
-    row = list(workbook["主题活动申报表"].iter_rows(min_row=2, max_row=2))[0]
+    row = next(workbook["主题活动申报表"].iter_rows(min_row=2, max_row=2))
     by_header = dict(zip(ACTIVITY_HEADERS, row, strict=True))
     for header, text in [("活动名称", "=HYPERLINK(\"http://evil.example\",\"点我\")"),
-                         ("活动形式", "+报告会"), ("时间安排", "-6月"), ("主要内容和形式", "@内容")]:
+                         ("活动形式", "+报告会"), ("时间安排", "-6月"),
+                         ("主要内容和形式", "@内容")]:
         cell = by_header[header]
         assert cell.value == text and cell.data_type == "s", header
 

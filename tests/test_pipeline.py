@@ -30,6 +30,7 @@ from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, NOW, VOLUNTEER, Bot, body_of, parse_sent, write_config
 
 DINGHAI = "dhjd_gh@example.cn"
+NAMES = {False: ("主题活动申报表", "志愿者服务队登记表"), True: ("huodong", "zhiyuanzhe")}
 
 
 @pytest.fixture(params=["pymap", pytest.param("dovecot", marks=pytest.mark.dovecot)])
@@ -56,7 +57,7 @@ def submission_mail(*, sender: str = DINGHAI, kind: str = "docx", style: str = "
                     encoding: str = "base64", activity: FormFill = ACTIVITY,
                     volunteer: FormFill | None = VOLUNTEER, message_id: str | None = None,
                     subject: str = "定海路街道总工会报送申报表和登记表", **extra: object) -> bytes:
-    first, second = ("huodong", "zhiyuanzhe") if style == "ascii" else ("主题活动申报表", "志愿者服务队登记表")
+    first, second = NAMES[style == "ascii"]
     files = [(f"{first}.{kind}",
               activity_docx(activity) if kind == "docx" else activity_xlsx(activity))]
     if volunteer is not None:
@@ -98,7 +99,7 @@ def test_unit_emails_both_forms_and_gets_one_receipt(
     subs = rows(bot, Submission)
     assert {s.form for s in subs} == {"activity", "volunteer_team"}
     assert all(s.current and s.contact == "王芳" and s.filled_on == "2018-06-10" for s in subs)
-    expected = ("huodong", "zhiyuanzhe") if style == "ascii" else ("主题活动申报表", "志愿者服务队登记表")
+    expected = NAMES[style == "ascii"]
     assert sorted(s.file_name for s in subs) == sorted(f"{name}.{kind}" for name in expected)
 
     (mail_from, rcpts, sent), = smtp.wait_for(1)
@@ -161,7 +162,8 @@ def test_a_failing_message_is_recorded_retried_and_does_not_stop_the_rest(
 ) -> None:
     good_before = submission_mail(message_id="<a@example.cn>")
     bad = submission_mail(sender="yinhang_gh@example.cn", message_id="<bad@example.cn>",
-                          activity=FormFill("殷行街道总工会", [["活动", "讲座", "6月", "内容", "50"]]))
+                          activity=FormFill("殷行街道总工会",
+                                            [["活动", "讲座", "6月", "内容", "50"]]))
     good_after = submission_mail(sender="kjl_gh@example.cn", message_id="<c@example.cn>",
                                  activity=FormFill("控江路街道总工会",
                                                    [["活动", "讲座", "6月", "内容", "60"]]))
@@ -208,7 +210,8 @@ def test_retries_are_bounded(tmp_path: Path, imap: EmbeddedIMAP, smtp: EmbeddedS
         report = bot.poll(NOW + timedelta(minutes=minutes))
         attempts.append(report.failed)
     assert attempts == [1, 1, 0, 0]
-    assert status_data(bot.settings, engine=bot.engine)["failed"][0]["message_id"] == "<bad@example.cn>"
+    failed = status_data(bot.settings, engine=bot.engine)["failed"]
+    assert failed[0]["message_id"] == "<bad@example.cn>"
 
 
 def test_uidvalidity_change_rereads_the_folder_without_duplicates(
