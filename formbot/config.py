@@ -152,7 +152,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read and validate the config; relative paths in it are taken from its folder."""
     config_path = Path(path or os.environ.get("FORMBOT_CONFIG") or DEFAULT_PATH)
     if not config_path.is_file():
-        raise ConfigError(f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）")
+        raise ConfigError(
+            f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）"
+        )
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:

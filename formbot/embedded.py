@@ -315,13 +315,14 @@ class EmbeddedSMTP:
     530, as a submission server does.
     """
 
-    def __init__(self, *, user: str | None = None, password: str | None = None) -> None:
+    def __init__(self, *, user: str | None = None, password: str | None = None,
+                 port: int = 0) -> None:
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
         self.user = user
         self.password = password
         self.host = LOOPBACK
-        self.port = 0
+        self.port = port  # a fixed port lets a test bring "the same server" back after an outage
         self._recorder = _Recorder(require_auth=user is not None)
         self._controller: _PortZeroController | None = None
 
@@ -340,7 +341,7 @@ class EmbeddedSMTP:
         controller = _PortZeroController(
             self._recorder,
             hostname=self.host,
-            port=0,
+            port=self.port,
             ready_timeout=_START_TIMEOUT,
             # Without it aiosmtpd calls socket.getfqdn(), which can stall on DNS.
             server_hostname="formbot-embedded",

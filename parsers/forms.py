@@ -131,7 +131,9 @@ def _first(pattern: re.Pattern[str], lines: list[Line]) -> str | None:
 
 def _is_footer(line: Line) -> bool:
     text = line.text
-    return text.startswith(("注", "备注")) or bool(re.search(r"联\s*系\s*人\s*[:：]|填报日期", text))
+    return text.startswith(("注", "备注")) or bool(
+        re.search(r"联\s*系\s*人\s*[:：]|填报日期", text)
+    )
 
 
 _TOTAL = re.compile(r"^(合|总|小)\s*计\s*[:：]?$")
@@ -243,7 +245,9 @@ def _continue_form(form: FormData, part: FormData) -> None:
     form.extra_columns.extend(c for c in part.extra_columns if c not in form.extra_columns)
 
 
-def _build_form(header: _Header, body: list[Line], before: list[Line], after: list[Line]) -> FormData:
+def _build_form(
+    header: _Header, body: list[Line], before: list[Line], after: list[Line]
+) -> FormData:
     form = FormData(spec=header.spec)
     context = list(reversed(before)) + after
     form.unit_text = _first(_UNIT, context)

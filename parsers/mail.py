@@ -9,6 +9,7 @@ and a forwarded message's files counted once.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import hashlib
 import re
@@ -65,10 +66,9 @@ def header_text(value: object) -> str:
     """
     text = str(value)
     if not text.isascii():
-        try:
+        # UnicodeEncodeError: already real text (a str header built in memory).
+        with contextlib.suppress(UnicodeEncodeError):
             text = decode_raw_bytes(text.encode("ascii", "surrogateescape"))
-        except UnicodeEncodeError:
-            pass  # already real text (a str header built in memory)
     return re.sub(r"\r?\n(?=[ \t])", "", text)
 
 

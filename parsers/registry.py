@@ -32,7 +32,9 @@ def _rows(data: bytes, file_name: str) -> list[list[str]]:
         try:
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # a broken or non-Excel zip: say so, not a traceback
-            raise ParseError(f"{file_name}：无法作为 Excel 表格打开（{type(exc).__name__}）") from exc
+            raise ParseError(
+                f"{file_name}：无法作为 Excel 表格打开（{type(exc).__name__}）"
+            ) from exc
         try:
             sheet = workbook.worksheets[0]
             return [[clean_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
@@ -56,8 +58,8 @@ def _rows(data: bytes, file_name: str) -> list[list[str]]:
             for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
 
 
-def read_registry(data: bytes, file_name: str = "单位名单") -> list[RegistryEntry]:
-    rows = _rows(data, file_name)
+def _header(rows: list[list[str]], file_name: str) -> tuple[int, dict[str, int]]:
+    """The header row (within the first ten: a title may sit above it) and its columns."""
     for index, row in enumerate(rows[:10]):
         cells = [c.lower() for c in row]
         columns: dict[str, int] = {}
@@ -68,9 +70,13 @@ def read_registry(data: bytes, file_name: str = "单位名单") -> list[Registry
             if position is not None:
                 columns[key] = position
         if "name" in columns:
-            break
-    else:
-        raise ParseError(f"{file_name}：找不到“单位名称”列（需要列：单位名称、别名、邮箱）")
+            return index, columns
+    raise ParseError(f"{file_name}：找不到“单位名称”列（需要列：单位名称、别名、邮箱）")
+
+
+def read_registry(data: bytes, file_name: str = "单位名单") -> list[RegistryEntry]:
+    rows = _rows(data, file_name)
+    index, columns = _header(rows, file_name)
 
     def cell(row: list[str], key: str) -> str:
         position = columns.get(key)

@@ -79,8 +79,8 @@ VOLUNTEER_TEAM = FormSpec(
     title_words=("志愿者服务队登记表", "服务队登记表", "志愿者服务队"),
     fields=(
         SEQ,
-        FieldSpec("team_name", "登记服务队名称", aliases=("服务队名称", "队伍名称", "志愿者服务队名称"),
-                  required=True),
+        FieldSpec("team_name", "登记服务队名称",
+                  aliases=("服务队名称", "队伍名称", "志愿者服务队名称"), required=True),
         FieldSpec("leader", "负责人姓名及职务", kind="leader",
                   aliases=("负责人姓名和职务", "负责人及职务", "负责人")),
         FieldSpec("size", "服务队人数", kind="count", aliases=("队员人数", "人数")),

@@ -15,17 +15,24 @@ from dataclasses import dataclass
 import cn2an
 
 _SPACES = re.compile(r"[\s\u3000\u00a0]+")
+# Full-width punctuation of Chinese prose. NFKC would turn `，` into `,` and `（）`
+# into `()`, rewriting what the clerk wrote in every exported activity and team;
+# the readers here accept both forms wherever punctuation matters.
+_PROSE_PUNCTUATION = re.compile("([，：；！？（）～])")
 
 
 def clean_text(value: object) -> str:
-    """Cell text with full-width letters/digits/punctuation folded and spaces tidied.
+    """Cell text with full-width letters and digits folded and spaces tidied.
 
-    NFKC folds `２００` to `200` and `：` to `:`; Chinese punctuation that NFKC
-    keeps (，。、“”) is left as written since it is part of the text.
+    NFKC folds `２００` to `200` and the ideographic space to a space; the
+    punctuation of Chinese text (，：；！？（） as well as 。、“”) is left as written
+    since it is part of the text.
     """
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value))
+    # re.split with a group keeps the punctuation at the odd positions.
+    parts = _PROSE_PUNCTUATION.split(str(value))
+    text = "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(parts))
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
@@ -38,7 +45,7 @@ def text_length(text: str) -> int:
 
 # Words people wrap a head count in: 约200人, 200余人, 200多名, 共计200人左右.
 _NUMBER_NOISE = re.compile(r"(约|大约|共计|共|计|近|逾|超过|余|多|左右|上下|以上|人次|人|名|位|个)")
-_RANGE = re.compile(r"\d\s*[-~—–至到]+\s*\d")
+_RANGE = re.compile(r"\d\s*[-~～—–至到]+\s*\d")
 _CN_NUMERAL = re.compile(r"^[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]+$")
 
 
@@ -61,7 +68,7 @@ def parse_count(raw: object) -> tuple[int | None, str | None]:
         return None, None
     if _RANGE.search(text):
         return None, f"人数写成了范围“{text}”，请填一个数"
-    core = _NUMBER_NOISE.sub("", text).replace(",", "").replace(" ", "")
+    core = _NUMBER_NOISE.sub("", text).replace(",", "").replace("，", "").replace(" ", "")
     if core.isdigit():
         return int(core), None
     if re.fullmatch(r"\d+\.0+", core):
@@ -88,7 +95,9 @@ def _cn_date_digits(text: str) -> str:
     def month_day(match: re.Match[str]) -> str:
         return str(cn2an.cn2an(match.group(1), "smart")) + match.group(2)
 
-    text = re.sub(r"([〇零一二三四五六七八九]{4})年", lambda m: m.group(1).translate(_CN_DIGITS) + "年", text)
+    text = re.sub(
+        r"([〇零一二三四五六七八九]{4})年", lambda m: m.group(1).translate(_CN_DIGITS) + "年", text
+    )
     return re.sub(r"([一二三四五六七八九十]{1,3})([月日号])", month_day, text)
 
 
