@@ -57,7 +57,7 @@ def print_poll_report(report: Any) -> None:
         parts.append(f"待发 {delivery.waiting} 封")
     console.print("，".join(parts) + "。")
     for error in delivery.errors[:1]:
-        console.print(f"[yellow]发信未完成：{error}（下次运行会补发）[/]")
+        Console(stderr=True, highlight=False).print(f"发信未完成：{error}（下次运行会补发）")
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -108,4 +108,4 @@ def print_remind_report(report: Any, delivery: Any) -> None:
     waiting = f"，待发 {delivery.waiting} 封" if delivery.waiting else ""
     console.print(f"发出邮件 {delivery.sent} 封{waiting}。")
     for error in delivery.errors[:1]:
-        console.print(f"[yellow]发信未完成：{error}（下次运行会补发）[/]")
+        Console(stderr=True, highlight=False).print(f"发信未完成：{error}（下次运行会补发）")

@@ -95,20 +95,33 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start:start + size]
 
 
+Stop = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
 def run_once(settings: Settings, *, engine: Engine, now: datetime,
-             progress: Progress | None = None) -> PollReport:
-    """One poll: new mail in, failed mail retried, receipts out."""
+             progress: Progress | None = None, should_stop: Stop = _never) -> PollReport:
+    """One poll: new mail in, failed mail retried, receipts out.
+
+    `should_stop` is asked between messages: a worker told to stop finishes the
+    message in hand, records how far it got, and returns.
+    """
     report = PollReport()
     sync_registry(settings, engine=engine)
-    ingest_new(settings, engine=engine, now=now, report=report, progress=progress)
-    retry_failed(settings, engine=engine, now=now, report=report)
+    ingest_new(settings, engine=engine, now=now, report=report, progress=progress,
+               should_stop=should_stop)
+    if not should_stop():
+        retry_failed(settings, engine=engine, now=now, report=report, should_stop=should_stop)
     report.delivery = drain(engine, smtp_target(settings), now=now,
                             sender=settings.smtp.from_address)
     return report
 
 
 def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
-               progress: Progress | None = None) -> None:
+               progress: Progress | None = None, should_stop: Stop = _never) -> None:
     target = imap_target(settings)
     account, folder = target.account, target.folder
     with Mailbox(target) as box, Session(engine) as session:
@@ -117,23 +130,16 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
         if state is not None and rescan:
             logger.warning("imap.uidvalidity_changed folder={} old={} new={}",
                            folder, state.uidvalidity, box.uidvalidity)
-        uids = box.new_uids(0 if rescan else state.last_uid)  # type: ignore[union-attr]
-        total = len(uids)
+        last_done = 0 if rescan else state.last_uid  # type: ignore[union-attr]
+        uids = box.new_uids(last_done)
+        if rescan:
+            repo.save_folder_state(session=session, account=account, folder=folder,
+                                   uidvalidity=box.uidvalidity, last_uid=0)
+            session.commit()
         for batch in _chunks(uids, settings.mailbox.batch_size):
             to_fetch = list(batch)
             if rescan and state is not None:
-                # After a mailbox rebuild every UID is "new": read Message-IDs first
-                # and fetch bodies only of mail we have never seen.
-                ids = box.fetch_message_ids(batch)
-                known = repo.known_keys(session=session, keys=list(ids.values()))
-                for uid, key in ids.items():
-                    if key in known:
-                        message = repo.message_by_key(session=session, key=key)
-                        repo.add_copy(session=session, message=message, account=account,  # type: ignore[arg-type]
-                                      folder=folder, uidvalidity=box.uidvalidity, uid=uid)
-                        report.duplicates += 1
-                        to_fetch.remove(uid)
-                session.commit()
+                to_fetch = _skip_known(session, box, batch, report, account=account, folder=folder)
             for uid, raw in box.fetch_raw(to_fetch):
                 report.fetched += 1
                 message, fresh = _record(session, settings, raw, now=now, account=account,
@@ -143,16 +149,37 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
                     _process_safely(session, settings, message, raw, now=now, report=report)
                 else:
                     report.duplicates += 1
+                last_done = uid
+                if should_stop():
+                    break
+            else:
+                last_done = max(batch)
             repo.save_folder_state(session=session, account=account, folder=folder,
-                                   uidvalidity=box.uidvalidity, last_uid=max(batch))
+                                   uidvalidity=box.uidvalidity, last_uid=last_done)
             session.commit()
             if progress:
-                progress(min(total, uids.index(batch[-1]) + 1), total)
-        if rescan and not uids:
-            repo.save_folder_state(session=session, account=account, folder=folder,
-                                   uidvalidity=box.uidvalidity, last_uid=0)
-            session.commit()
+                progress(sum(1 for u in uids if u <= last_done), len(uids))
+            if should_stop():
+                break
         _mark_handled(session, box, settings, account=account, folder=folder)
+
+
+def _skip_known(session: Session, box: Mailbox, batch: Sequence[int], report: PollReport, *,
+                account: str, folder: str) -> list[int]:
+    """After a mailbox rebuild every UID is "new": read Message-IDs first and
+    fetch bodies only of mail never seen before."""
+    ids = box.fetch_message_ids(batch)
+    known = repo.known_keys(session=session, keys=list(ids.values()))
+    to_fetch = list(batch)
+    for uid, key in ids.items():
+        if key in known:
+            message = repo.message_by_key(session=session, key=key)
+            repo.add_copy(session=session, message=message, account=account,  # type: ignore[arg-type]
+                          folder=folder, uidvalidity=box.uidvalidity, uid=uid)
+            report.duplicates += 1
+            to_fetch.remove(uid)
+    session.commit()
+    return to_fetch
 
 
 def _record(session: Session, settings: Settings, raw: bytes, *, now: datetime, account: str,
@@ -191,10 +218,13 @@ def _mark_handled(session: Session, box: Mailbox, settings: Settings, *, account
     session.commit()
 
 
-def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: PollReport) -> None:
+def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
+                 should_stop: Stop = _never) -> None:
     with Session(engine) as session:
         for message in repo.messages_to_retry(session=session,
                                               max_attempts=settings.mailbox.max_attempts):
+            if should_stop():
+                return
             if message.id in report.tried:
                 continue  # once per poll: the next poll tries again
             _process_safely(session, settings, message, read_raw(message.raw_path), now=now,

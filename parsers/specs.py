@@ -82,7 +82,7 @@ VOLUNTEER_TEAM = FormSpec(
         FieldSpec("team_name", "登记服务队名称",
                   aliases=("服务队名称", "队伍名称", "志愿者服务队名称"), required=True),
         FieldSpec("leader", "负责人姓名及职务", kind="leader",
-                  aliases=("负责人姓名和职务", "负责人及职务", "负责人")),
+                  aliases=("负责人姓名和职务", "负责人及职务", "负责人姓名", "负责人")),
         FieldSpec("size", "服务队人数", kind="count", aliases=("队员人数", "人数")),
         FieldSpec("founded", "服务队组建时间", kind="date", aliases=("组建时间", "成立时间")),
         FieldSpec("service", "服务内容", max_len=50, aliases=("服务项目",)),

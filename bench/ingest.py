@@ -1,0 +1,353 @@
+"""Ingest benchmark: `formbot poll` against a bare loop of the same libraries, plus idle polls.
+
+    python bench/ingest.py [--messages N] [--json PATH]
+
+Both ingest runs read the same EmbeddedIMAP mailbox. Servers run in this process (as in the
+demo and tests), so they share the GIL with the client in both runs alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import io
+import json
+import os
+import random
+import sqlite3
+import statistics
+import struct
+import tempfile
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import docx
+import imapclient
+import mailparser
+import openpyxl
+import yaml
+from docx.shared import Cm
+from loguru import logger
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import Engine, func, insert, select, update
+
+from formbot import pipeline, samples
+from formbot.config import Settings, load_settings
+from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP, EmbeddedSMTP
+from store import models as m
+from store.db import open_database
+
+ZONE = ZoneInfo("Asia/Shanghai")
+MAIL_FROM = datetime(2018, 6, 6, 9, 0, tzinfo=ZONE)
+NOW = datetime(2018, 6, 12, 9, 30, tzinfo=ZONE)
+INGEST_TARGET, IDLE_TARGET, IDLE_RUNS, IDLE_SMALL, IDLE_LARGE = 1.5, 1.2, 7, 10, 10_000
+# A registry the size of a district (12 streets, ~100 enterprise unions), so 1000 mails mean
+# a few resubmissions per unit rather than hundreds, as in a real campaign.
+_STREETS = ["定海路", "平凉路", "江浦路", "四平路", "控江路", "长白新村", "延吉新村", "殷行",
+            "大桥", "五角场", "新江湾城", "长海路"]
+_BRANDS = ["杨树浦", "复兴岛", "黄兴", "国定", "政立", "翔殷", "淞沪", "军工", "松花江", "包头",
+           "民星", "营口"]
+_TRADES = ["纺织", "机械", "电力", "建设", "物业", "医药", "软件", "物流"]
+UNITS = [(f"{s}街道总工会", f"{s}街道工会") for s in _STREETS] + [
+    (f"上海{b}{t}有限公司工会", f"{b}{t}公司工会") for b in _BRANDS for t in _TRADES]
+TOPICS = ["劳模精神", "工匠精神", "岗位建功", "创新杨浦", "职工技能", "安全生产", "师德师风",
+          "青年创新", "巾帼建功"]
+KINDS = ["报告会", "座谈会", "技能竞赛", "宣讲活动", "主题征文", "摄影展", "微视频展播", "开放日"]
+FORMATS = ["报告会", "座谈会", "竞赛", "展览", "宣传栏、微信", "现场展示", "参观交流"]
+CLAUSES = ["邀请全国劳模走进社区讲述成长经历", "组织职工参观劳模创新工作室", "开展岗位技能比武",
+           "在楼宇设置宣传栏展示先进事迹", "通过微信公众号推送劳模故事", "评选表彰一批岗位能手",
+           "组织青年职工与劳模结对带教", "开展职工创新成果展示", "邀请杨浦工匠现场演示绝活",
+           "发动职工推荐身边的最美劳动者", "开展便民维修和义诊服务"]
+SERVICES = ["社区助老", "环境整治", "文明交通劝导", "义务维修水电", "法律咨询", "垃圾分类宣传",
+            "应急救护培训", "社区义诊"]
+SURNAMES, GIVEN = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑", "建国秀英志强丽华红敏静磊芳军伟"
+
+
+def unit_email(k: int) -> str:
+    return f"gh{k:03d}@example.cn"
+
+
+def _person(r: random.Random) -> str:
+    return r.choice(SURNAMES) + "".join(r.sample(GIVEN, 2))
+
+
+def activity_rows(r: random.Random, n: int) -> list[list[str]]:
+    count = r.choice(("{}", "约{}人", "{}余人", "{:,}人"))
+    return [[r.choice(TOPICS) + r.choice(KINDS), r.choice(FORMATS), f"2018年{r.randint(6, 11)}月",
+             "，".join(r.sample(CLAUSES, 2)) + f"，覆盖职工{r.randint(2, 90)}00余人。",
+             count.format(r.randint(20, 1500))] for _ in range(n)]
+
+
+def volunteer_rows(r: random.Random, n: int) -> list[list[str]]:
+    return [[f"{r.choice(_STREETS)}{r.choice(SERVICES)}志愿服务队", f"{_person(r)} 工会主席",
+             str(r.randint(8, 90)), f"{r.randint(2012, 2018)}年{r.randint(1, 12)}月",
+             "、".join(r.sample(SERVICES, 3)),
+             f"累计服务{r.randint(10, 99)}次，服务居民{r.randint(2, 60)}00余人次。"]
+            for _ in range(n)]
+
+
+@lru_cache
+def seal_png(k: int, size: int = 100) -> bytes:
+    """A unit's scanned red seal (~16 KB): clerks paste one under a Word form, and rows alone
+    compress too well inside .docx/.xlsx to bring a mail to the ~85 KB of real submissions."""
+    r, c = random.Random(k), size / 2
+    pixels = bytearray()
+    for y in range(size):
+        pixels.append(0)  # PNG filter byte: none
+        for x in range(size):
+            inside = (x - c) ** 2 + (y - c) ** 2 < c * c
+            pixels += bytes((200 + r.randrange(56), r.randrange(40), r.randrange(40)) if inside
+                            else (255, 255, 255))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(bytes(pixels), 9)) + chunk(b"IEND", b""))
+
+
+def with_seal(data: bytes, k: int) -> bytes:
+    document = docx.Document(io.BytesIO(data))
+    document.add_paragraph("（单位盖章）")
+    document.add_picture(io.BytesIO(seal_png(k)), width=Cm(3))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def make_mail(i: int) -> bytes:
+    """Submission i: both forms, activity as .docx + volunteer as .xlsx, or the reverse."""
+    r = random.Random(i)
+    k = r.randrange(len(UNITS))
+    name, alias = UNITS[k]
+    unit_text = name if r.random() < 0.8 else alias
+    extra = {"contact": _person(r), "phone": f"6{r.randint(5000000, 5999999)}",
+             "filled_on": f"2018年6月{r.randint(1, 11)}日"}
+    act = samples.FormFill(unit_text, activity_rows(r, r.randint(3, 12)), **extra)
+    vol = samples.FormFill(unit_text, volunteer_rows(r, r.randint(2, 8)), **extra)
+    short = name.removesuffix("有限公司工会").removesuffix("总工会").removeprefix("上海")
+    if i % 2:
+        files = [(f"附件1：主题活动申报表（{short}）.docx", with_seal(samples.activity_docx(act), k)),
+                 (f"附件2：志愿者服务队登记表（{short}）.xlsx", samples.volunteer_xlsx(vol))]
+    else:
+        files = [(f"附件1：主题活动申报表（{short}）.xlsx", samples.activity_xlsx(act)),
+                 (f"附件2：志愿者服务队登记表（{short}）.docx", with_seal(samples.volunteer_docx(vol), k))]
+    # Most mail comes from the registered address; the rest from a clerk's own mailbox.
+    sender = unit_email(k) if r.random() < 0.85 else f"clerk{i}@163.example"
+    body = f"宣传教育部：\n\n附件是我单位填写的两张表，请查收。\n\n{name} {extra['contact']}\n"
+    return samples.build_mail(
+        from_addr=sender, from_name=name, to_addr=DEMO_USER, attachments=files, body=body,
+        subject=f"{name}报送主题活动申报表及志愿者服务队登记表", message_id=f"<bench-{i}@x.cn>",
+        filename_style=r.choice(("rfc2231", "rfc2047-quoted", "raw-gbk")),
+        date=MAIL_FROM + timedelta(minutes=i))
+
+
+def settings_for(work: Path, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> Settings:
+    server = {"host": imap.host, "security": "plain", "username": DEMO_USER,
+              "password_env": "FORMBOT_BENCH_PASSWORD"}
+    data = {
+        "mailbox": {**server, "port": imap.port, "folder": "INBOX", "processed_folder": None},
+        "smtp": {**server, "port": smtp.port, "from_address": DEMO_USER, "from_name": "宣传教育部"},
+        "database": f"sqlite:///{work / 'formbot.db'}", "data_dir": str(work / "data"),
+        "campaign": {"code": "杨工〔2018〕14号", "title": "弘扬劳模精神，建功“创新杨浦”主题活动",
+                     "deadline": "2018-06-15", "timezone": "Asia/Shanghai"},
+        "units": [{"name": n, "aliases": [a], "emails": [unit_email(k)]}
+                  for k, (n, a) in enumerate(UNITS)],
+    }
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_settings(path)
+
+
+def bare_loop(imap: EmbeddedIMAP, db: sqlite3.Connection, step: Callable[[], None]) -> int:
+    """The naive sequential baseline: one UID per FETCH, one INSERT + COMMIT per message."""
+    cells_read = 0
+    client = imapclient.IMAPClient(imap.host, port=imap.port, ssl=False)
+    client.login(imap.user, imap.password)
+    client.select_folder("INBOX")
+    for uid in client.search(["ALL"]):
+        raw = client.fetch([uid], [b"BODY.PEEK[]"])[uid][b"BODY[]"]
+        mail = mailparser.parse_from_bytes(raw)
+        cells: list[str] = []
+        for part in mail.attachments:
+            data = base64.b64decode(part["payload"]) if part["binary"] else b""
+            if part["mail_content_type"].endswith("wordprocessingml.document"):
+                for table in docx.Document(io.BytesIO(data)).tables:
+                    cells += [cell.text for row in table.rows for cell in row.cells]
+            elif part["mail_content_type"].endswith("spreadsheetml.sheet"):
+                # read_only, as formbot opens workbooks: the natural mode for reading.
+                book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+                cells += [str(v) for sheet in book.worksheets
+                          for row in sheet.iter_rows(values_only=True) for v in row if v]
+                book.close()
+        db.execute("INSERT INTO mail (message_id, sender, subject, cells) VALUES (?, ?, ?, ?)",
+                   (mail.message_id, mail.from_[0][1], mail.subject, json.dumps(cells)))
+        db.commit()
+        cells_read += len(cells)
+        step()
+    client.logout()
+    return cells_read
+
+
+def pad_database(engine: Engine, total: int) -> None:
+    """Grow the store to `total` handled messages in one transaction, as a long campaign
+    leaves it. The synthetic copies sit in the polled folder under its UIDVALIDITY (so every
+    per-folder query walks them), above the server's UIDs; FolderState.last_uid covers them."""
+    with engine.begin() as conn:
+        state = conn.execute(select(m.FolderState)).one()
+        have, msg_id, sub_id, raw_path, receipt = conn.execute(select(
+            func.count(m.Message.id), func.max(m.Message.id), select(func.max(m.Submission.id))
+            .scalar_subquery(), func.min(m.Message.raw_path),
+            select(m.Outgoing.raw).limit(1).scalar_subquery())).one()
+        units = conn.execute(select(m.Unit.id)).scalars().all()
+        rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)  # parents first, for the FKs
+        for j in range(total - have):
+            msg_id, unit, key = msg_id + 1, units[j % len(units)], f"<synthetic-{j}@x.cn>"
+            when, email = NOW - timedelta(days=30, minutes=j), unit_email(j % len(units))
+            rows[m.Message].append(dict(
+                id=msg_id, key=key, message_id=key, sha256=f"{j:064x}", raw_path=raw_path,
+                size=85_000, from_addr=email, subject="报送申报表及登记表", sent_at=when,
+                received_at=when, status="processed", outcome="receipt", attempts=1,
+                unit_id=unit, match_method="address", sender_matches_unit=True))
+            rows[m.MailboxCopy].append(dict(
+                message_ref=msg_id, account=state.account, folder=state.folder,
+                uidvalidity=state.uidvalidity, uid=state.last_uid + 1 + j, handled=True))
+            rows[m.Outgoing].append(dict(
+                kind="receipt", dedup_key=f"receipt:{key}", unit_id=unit, message_ref=msg_id,
+                recipients=[email], subject="回执", raw=receipt, status="sent", attempts=1,
+                created_at=when, sent_at=when))
+            for form, table in (("activity", m.ActivityRow), ("volunteer_team", m.VolunteerTeamRow)):
+                sub_id += 1
+                rows[m.AttachmentRecord].append(dict(message_ref=msg_id, name=f"{form}.docx",
+                                                     sha256=f"{sub_id:064x}", size=40_000,
+                                                     kind="docx", forms=form))
+                rows[m.Submission].append(dict(
+                    id=sub_id, message_ref=msg_id, unit_id=unit, form=form, received_at=when,
+                    file_name=f"{form}.docx", row_count=3, problems=[], extra_columns=[]))
+                rows[table] += [dict(submission_id=sub_id, seq=s, raw={}, problems=[])
+                                for s in (1, 2, 3)]
+        for table, values in rows.items():
+            conn.execute(insert(table), values)
+        conn.execute(update(m.FolderState).values(last_uid=state.last_uid + total - have))
+
+
+def idle_median(settings: Settings, engine: Engine) -> float:
+    pipeline.run_once(settings, engine=engine, now=NOW)  # warm-up, not counted
+    times = []
+    for _ in range(IDLE_RUNS):
+        start = time.perf_counter()
+        report = pipeline.run_once(settings, engine=engine, now=NOW)
+        times.append(time.perf_counter() - start)
+        assert report.fetched == 0 and report.delivery.sent == 0, "idle poll found work"
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    args = parser.parse_args()
+    n = max(args.messages, IDLE_SMALL)
+    logger.remove()  # per-message INFO lines would flood the output and cost time
+    os.environ["FORMBOT_BENCH_PASSWORD"] = DEMO_PASSWORD
+    err = Console(stderr=True)
+    with ProcessPoolExecutor() as pool:  # forks here, before any server or rich thread
+        built = pool.map(make_mail, range(n), chunksize=8)
+        with Progress(console=err) as bar:
+            task = bar.add_task("building mail", total=n)
+            mails: list[bytes] = []
+            for raw in built:
+                mails.append(raw)
+                bar.advance(task)
+    with tempfile.TemporaryDirectory(prefix="formbot-bench-") as tmp, \
+            EmbeddedIMAP(user=DEMO_USER, password=DEMO_PASSWORD) as imap, \
+            EmbeddedSMTP(user=DEMO_USER, password=DEMO_PASSWORD) as smtp, \
+            EmbeddedIMAP(user=DEMO_USER, password=DEMO_PASSWORD) as small, \
+            Progress(console=err) as bar:
+        work = Path(tmp)
+        for raw in mails:
+            imap.append(raw)
+        for raw in mails[:IDLE_SMALL]:
+            small.append(raw)
+
+        db = sqlite3.connect(work / "bare.db")  # sqlite3 defaults: rollback journal, FULL sync
+        db.execute("CREATE TABLE mail (id INTEGER PRIMARY KEY, message_id TEXT UNIQUE,"
+                   " sender TEXT, subject TEXT, cells TEXT)")
+        task = bar.add_task("bare loop", total=n)
+        gc.collect()
+        start = time.perf_counter()
+        cells = bare_loop(imap, db, lambda: bar.advance(task))
+        bare_s = time.perf_counter() - start
+        db.close()
+
+        settings = settings_for(work / "formbot", imap, smtp)
+        engine = open_database(settings.database)  # schema creation is set-up, not polling
+        task = bar.add_task("formbot poll", total=n)
+        gc.collect()
+        start = time.perf_counter()
+        report = pipeline.run_once(settings, engine=engine, now=NOW,
+                                   progress=lambda done, total: bar.update(task, completed=done))
+        formbot_s = time.perf_counter() - start
+
+        task = bar.add_task("idle polls", total=2)
+        idle = settings_for(work / "idle", small, smtp)
+        idle_engine = open_database(idle.database)
+        pipeline.run_once(idle, engine=idle_engine, now=NOW)  # ingest the 10 for real
+        idle_small = idle_median(idle, idle_engine)
+        bar.advance(task)
+        pad_database(idle_engine, IDLE_LARGE, small.uidvalidity())
+        idle_large = idle_median(idle, idle_engine)
+        bar.advance(task)
+
+    ratio, idle_ratio = formbot_s / bare_s, idle_large / idle_small
+    figures = {
+        "messages": n, "avg_message_kb": sum(map(len, mails)) / n / 1024,
+        "formbot_seconds": formbot_s, "formbot_msgs_per_s": n / formbot_s,
+        "formbot_batch_size": settings.mailbox.batch_size, "formbot_processed": report.processed,
+        "formbot_failed": report.failed, "receipts_sent": report.delivery.sent,
+        "bare_seconds": bare_s, "bare_msgs_per_s": n / bare_s, "bare_fetch": "one UID per FETCH",
+        "bare_cells_read": cells, "ingest_ratio": ratio, "ingest_target": INGEST_TARGET,
+        "ingest_pass": ratio <= INGEST_TARGET, "idle_runs": IDLE_RUNS,
+        "idle_10_ms": idle_small * 1000, "idle_10000_ms": idle_large * 1000,
+        "idle_ratio": idle_ratio, "idle_target": IDLE_TARGET, "idle_pass": idle_ratio <= IDLE_TARGET,
+    }
+    verdict = {True: "[green]PASS[/]", False: "[red]FAIL[/]"}
+    table = Table(title=f"formbot ingest benchmark, {n} messages")
+    for column in ("figure", "value", "note"):
+        table.add_column(column)
+    table.add_row("avg message size", f"{figures['avg_message_kb']:.1f} KB", "docx+xlsx, base64")
+    table.add_row("formbot poll", f"{formbot_s:.2f} s = {n / formbot_s:.1f} msg/s",
+                  f"run_once, FETCH batch {settings.mailbox.batch_size}; processed "
+                  f"{report.processed}, failed {report.failed}, receipts {report.delivery.sent}")
+    table.add_row("bare loop", f"{bare_s:.2f} s = {n / bare_s:.1f} msg/s",
+                  f"one UID per FETCH, commit per message; {cells} cells read")
+    table.add_row("ingest ratio formbot/bare", f"{ratio:.2f}",
+                  f"target ≤ {INGEST_TARGET}  {verdict[ratio <= INGEST_TARGET]}")
+    table.add_row(f"idle poll, {IDLE_SMALL} stored", f"{idle_small * 1000:.1f} ms",
+                  f"median of {IDLE_RUNS}")
+    table.add_row(f"idle poll, {IDLE_LARGE:,} stored", f"{idle_large * 1000:.1f} ms",
+                  f"median of {IDLE_RUNS}")
+    table.add_row("idle ratio", f"{idle_ratio:.2f}",
+                  f"target ≤ {IDLE_TARGET}  {verdict[idle_ratio <= IDLE_TARGET]}")
+    Console().print(table)
+    if report.failed or report.processed != n:
+        Console().print(f"[red]warning: formbot processed {report.processed} of {n}[/]")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
