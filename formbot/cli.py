@@ -77,7 +77,7 @@ def _context(config_path: str | None, verbose: bool = False) -> tuple[Any, Any]:
 
     from .config import load_settings
     from .logs import setup_logging
-    from .pipeline import sync_registry
+    from .registry import sync_registry
 
     settings = load_settings(config_path)
     setup_logging(settings.data_dir, verbose=verbose)
@@ -130,6 +130,76 @@ def remind(config_path: str | None, now_text: str | None) -> None:
     print_remind_report(report, delivery)
     if delivery.errors:
         sys.exit(3)
+
+
+@main.command()
+@_config_option
+@click.option("-v", "--verbose", is_flag=True, help="在终端显示每封邮件的处理日志")
+@_friendly
+def run(config_path: str | None, verbose: bool) -> None:
+    """长期运行：定时收信（支持 IDLE 即时收信），每天定时催报和汇总；Ctrl-C 或 SIGTERM 停止。"""
+    from .worker import Worker
+
+    settings, engine = _context(config_path, verbose)
+    click.echo(f"formbot 已启动：每 {settings.schedule.poll_minutes} 分钟收信，"
+               f"每天 {settings.schedule.remind_time} 催报。按 Ctrl-C 停止。")
+    Worker(settings, engine=engine).run_forever()
+    click.echo("formbot 已停止。")
+
+
+@main.command()
+@_config_option
+@click.option("--max-age", default=None, type=int,
+              help="心跳超过多少分钟算异常（默认 3 个收信周期）")
+@_friendly
+def health(config_path: str | None, max_age: int | None) -> None:
+    """容器健康检查：worker 最近是否成功收过信。"""
+    from .config import load_settings
+
+    settings = load_settings(config_path)
+    beat = Path(settings.data_dir) / "worker.heartbeat"
+    limit = max_age or settings.schedule.poll_minutes * 3 + 1
+    if not beat.is_file():
+        click.echo("还没有成功收过信", err=True)
+        sys.exit(1)
+    age = (datetime.now().timestamp() - beat.stat().st_mtime) / 60
+    if age > limit:
+        click.echo(f"已有 {age:.0f} 分钟没有成功收信（上限 {limit} 分钟）", err=True)
+        sys.exit(1)
+    click.echo(f"正常：{age:.1f} 分钟前成功收信")
+
+
+@main.group()
+def units() -> None:
+    """单位名单：导入和查看。"""
+
+
+@units.command("import")
+@_config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_friendly
+def units_import(config_path: str | None, file: Path) -> None:
+    """从 .xlsx 或 .csv 导入单位名单（列：单位名称、别名、邮箱）。"""
+    from .registry import import_units
+
+    settings, engine = _context(config_path)
+    added, updated, overridden = import_units(settings, engine=engine, path=file)
+    click.echo(f"已导入 {file.name}：新增 {added} 个单位，更新 {updated} 个。")
+    if overridden:
+        click.echo("以下单位以 config.yaml 为准，名单文件中的别名和邮箱未采用："
+                   + "、".join(overridden))
+
+
+@units.command("list")
+@_config_option
+@_friendly
+def units_list(config_path: str | None) -> None:
+    """列出所有单位、别名、登记邮箱和来源。"""
+    from .console import print_units
+    from .registry import list_units
+
+    _, engine = _context(config_path)
+    print_units(list_units(engine=engine))
 
 
 @main.command()

@@ -109,3 +109,15 @@ def print_remind_report(report: Any, delivery: Any) -> None:
     console.print(f"发出邮件 {delivery.sent} 封{waiting}。")
     for error in delivery.errors[:1]:
         Console(stderr=True, highlight=False).print(f"发信未完成：{error}（下次运行会补发）")
+
+
+def print_units(units: list[Any]) -> None:
+    console = make_console()
+    table = Table(title=f"单位名单（{sum(1 for u in units if u.active)} 个）")
+    for header in ("单位名称", "别名", "邮箱", "来源"):
+        table.add_column(header)
+    sources = {"config": "config.yaml", "file": "名单文件", "import": "导入"}
+    for unit in units:
+        source = sources.get(unit.source, unit.source) + ("" if unit.active else "（已停用）")
+        table.add_row(unit.name, "、".join(unit.aliases), "\n".join(unit.emails) or "—", source)
+    console.print(table)

@@ -59,11 +59,12 @@ class _EmbeddedConfig(Config):
 class EmbeddedIMAP:
     """pymap (in-memory) serving one user with an empty INBOX, plain IMAP on loopback."""
 
-    def __init__(self, *, user: str = DEMO_USER, password: str = DEMO_PASSWORD) -> None:
+    def __init__(self, *, user: str = DEMO_USER, password: str = DEMO_PASSWORD,
+                 port: int = 0) -> None:
         self.user = user
         self.password = password
         self.host = LOOPBACK
-        self.port = 0
+        self.port = port
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
@@ -245,7 +246,8 @@ class EmbeddedIMAP:
                 self._connections += 1
             await accept(reader, writer)
 
-        server = await asyncio.start_server(on_connect, host=self.host, port=0)
+        # A restart keeps the port, as a real server coming back after an outage would.
+        server = await asyncio.start_server(on_connect, host=self.host, port=self.port)
         self.port = server.sockets[0].getsockname()[1]
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()

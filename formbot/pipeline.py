@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
-from pathlib import Path
 
 from loguru import logger
 from sqlalchemy import Engine
@@ -26,11 +25,9 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import DrainReport, SmtpTarget, drain, enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
-from parsers.errors import FormbotError
 from parsers.files import FileResult, read_file
 from parsers.forms import EMPTY_FORM, FormData
 from parsers.mail import Envelope, parse_mail
-from parsers.registry import read_registry
 from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify
 from store import repo
@@ -38,6 +35,7 @@ from store.models import AttachmentRecord, MailboxCopy, Message, Submission, Uni
 
 from .config import Settings
 from .receipts import build_facts
+from .registry import sync_registry
 
 Progress = Callable[[int, int], None]
 
@@ -66,22 +64,6 @@ def smtp_target(settings: Settings) -> SmtpTarget:
     smtp = settings.smtp
     return SmtpTarget(host=smtp.host, port=smtp.port, security=smtp.security,
                       username=smtp.username, password=smtp.password(), timeout=smtp.timeout)
-
-
-def sync_registry(settings: Settings, *, engine: Engine) -> None:
-    """Config units and the units file into the database (config wins on a name clash)."""
-    entries: dict[str, tuple[str, list[str], list[str]]] = {}
-    if settings.units_file:
-        path = Path(settings.units_file)
-        if not path.is_file():
-            raise FormbotError(f"找不到单位名单文件 {path}（配置项 units_file）")
-        for entry in read_registry(path.read_bytes(), path.name):
-            entries[entry.name] = (entry.name, list(entry.aliases), list(entry.emails))
-    for unit in settings.units:
-        entries[unit.name] = (unit.name, list(unit.aliases), list(unit.emails))
-    with Session(engine) as session:
-        repo.sync_units(session=session, units=entries.values(), source="config")
-        session.commit()
 
 
 def _message_key(raw: bytes, sha: str) -> tuple[str, str | None]:

@@ -39,7 +39,8 @@ class Unit(SQLModel, table=True):
     name: str = Field(unique=True, index=True)
     aliases: list[str] = _json([])  # type: ignore[assignment]
     emails: list[str] = _json([])  # type: ignore[assignment]
-    source: str = "config"
+    source: str = "config"       # config | file | import
+    active: bool = True          # gone from its source: kept for history, out of status
 
 
 class FolderState(SQLModel, table=True):

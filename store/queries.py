@@ -23,7 +23,8 @@ class UnitProgress:
 
 
 def unit_progress(*, session: Session) -> list[UnitProgress]:
-    units = list(session.exec(select(Unit).order_by(Unit.id)))  # type: ignore[arg-type]
+    units = list(session.exec(
+        select(Unit).where(Unit.active == True).order_by(Unit.id)))  # type: ignore[arg-type]  # noqa: E712
     current: dict[int, dict[str, Submission]] = {}
     for sub in session.exec(select(Submission).where(Submission.current == True)):  # noqa: E712
         current.setdefault(sub.unit_id, {})[sub.form] = sub  # type: ignore[index]

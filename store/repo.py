@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,21 +20,11 @@ from .models import (
 )
 
 
-def sync_units(*, session: Session, units: Iterable[tuple[str, list[str], list[str]]],
-               source: str) -> None:
-    """Upsert (name, aliases, emails) by name; units are never deleted (history points at them)."""
-    existing = {u.name: u for u in session.exec(select(Unit))}
-    for name, aliases, emails in units:
-        unit = existing.get(name)
-        if unit is None:
-            session.add(Unit(name=name, aliases=list(aliases), emails=list(emails), source=source))
-        elif unit.aliases != list(aliases) or unit.emails != list(emails):
-            unit.aliases, unit.emails = list(aliases), list(emails)
-            session.add(unit)
-
-
-def all_units(*, session: Session) -> list[Unit]:
-    return list(session.exec(select(Unit).order_by(Unit.id)))  # type: ignore[arg-type]
+def all_units(*, session: Session, include_inactive: bool = False) -> list[Unit]:
+    statement = select(Unit).order_by(Unit.id)  # type: ignore[arg-type]
+    if not include_inactive:
+        statement = statement.where(Unit.active == True)  # noqa: E712
+    return list(session.exec(statement))
 
 
 def folder_state(*, session: Session, account: str, folder: str) -> FolderState | None:

@@ -401,7 +401,8 @@ def test_header_aliases_extra_column_missing_seq_and_header_not_on_first_row() -
     assert form.rows[0].raw["其他:备注"] == "与居委合办"    # kept as a note
     assert "其他:备注" not in form.rows[1].raw
     assert [r.seq for r in form.rows] == [1, 2]
-    assert (form.unit_text, form.contact, form.filled_on) == ("控江路街道工会", "周红", "2018-06-12")
+    assert (form.unit_text, form.contact, form.filled_on) == (
+        "控江路街道工会", "周红", "2018-06-12")
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,9 @@ def test_count_as_people_write_it(raw: object, expected: int) -> None:
     assert parse_count(raw) == (expected, None)
 
 
-@pytest.mark.parametrize("raw", ["100-200人", "100~200", "100—200人", "100至200人", "１００－２００"])
+@pytest.mark.parametrize(
+    "raw", ["100-200人", "100~200", "100～200人", "100—200人", "100至200人", "１００－２００"]
+)
 def test_count_range_gives_no_number_and_says_why(raw: str) -> None:
     number, problem = parse_count(raw)
     assert number is None

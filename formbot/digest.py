@@ -1,0 +1,62 @@
+"""The admin's daily digest (汇总): what came in, who is missing, what waits for a person."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from notifier.compose import Sender, compose, render
+from notifier.outbox import enqueue
+from parsers.specs import FORMS, form_by_key
+from store.models import Message, Submission, Unit
+from store.queries import failed_messages, unit_progress, unmatched_messages
+
+from .config import Settings
+from .receipts import deadline_text
+
+
+def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
+    """Queue today's digest once, if admins are configured and remind_time has passed."""
+    campaign = settings.campaign
+    if not campaign.admin_emails:
+        return False
+    local = now.astimezone(campaign.zone)
+    if local.time() < settings.schedule.remind_at:
+        return False
+    since = local - timedelta(days=1)
+    with Session(engine) as session:
+        new = session.exec(
+            select(Submission, Unit).join(Unit, Unit.id == Submission.unit_id, isouter=True)
+            .where(Submission.received_at >= since).order_by(Submission.received_at)  # type: ignore[arg-type]
+        ).all()
+        progress = unit_progress(session=session)
+        missing = [(p.unit.name, [form_by_key(k).short for k in
+                                  (s.key for s in FORMS) if k not in p.forms]) for p in progress]
+        missing = [(name, forms) for name, forms in missing if forms]
+        unmatched = unmatched_messages(session=session)
+        failed = failed_messages(session=session)
+        mismatched = list(session.exec(select(Message).where(
+            Message.sender_matches_unit == False)))  # noqa: E712
+        body = render(
+            "digest.txt.j2",
+            date=f"{local:%Y-%m-%d}", code=campaign.code, title=campaign.title,
+            deadline=deadline_text(campaign.deadline),
+            complete=sum(1 for p in progress if len(p.forms) == len(FORMS)), total=len(progress),
+            new=[(unit.name if unit else f"（未匹配）{sub.unit_text or ''}",
+                  form_by_key(sub.form).short, sub.row_count) for sub, unit in new],
+            missing=missing,
+            unmatched=[(m.from_addr, m.unit_text or "", m.subject) for m in unmatched],
+            failed=[(m.from_addr, m.subject, m.error or "") for m in failed],
+            mismatched=[(m.from_addr, m.subject) for m in mismatched],
+        )
+        mail = compose(kind="digest",
+                       sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
+                       to=list(campaign.admin_emails),
+                       subject=f"formbot 每日汇总 {local:%Y-%m-%d}：{campaign.code}",
+                       body=body, now=now)
+        queued = enqueue(session, kind="digest", dedup_key=f"digest:{local:%Y-%m-%d}",
+                         message=mail, now=now)
+        session.commit()
+    return queued

@@ -1,0 +1,227 @@
+"""`formbot run`: the long-running worker.
+
+APScheduler runs a poll every `schedule.poll_minutes` and the daily round
+(reminders and the admin digest) at `schedule.remind_time`. Where the server
+offers IMAP IDLE, a watcher thread triggers a poll as soon as mail arrives;
+the timed poll stays as the fallback. Jobs never overlap (one lock), misfires
+coalesce, and nothing needs persisting: every job derives what is due from
+the database, whose unique keys make a repeat harmless.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from loguru import logger
+from sqlalchemy import Engine
+
+from ingest.errors import MailboxError
+from ingest.imap import Mailbox
+from notifier.outbox import DeliveryError, drain
+from parsers.errors import FormbotError
+
+from . import pipeline
+from .config import Settings
+from .digest import queue_digest
+from .registry import sync_registry
+from .remind import queue_reminders
+
+Clock = Callable[[], datetime]
+IDLE_RENEW = timedelta(minutes=25)   # RFC 2177: re-issue IDLE at least every 29 minutes
+MAX_BACKOFF = 300.0
+
+
+class OutageLog:
+    """One warning when a server goes away and one note when it is back, not one per try."""
+
+    def __init__(self) -> None:
+        self.failures: dict[str, int] = {}
+
+    def failed(self, service: str, error: BaseException) -> None:
+        count = self.failures.get(service, 0) + 1
+        self.failures[service] = count
+        if count == 1:
+            logger.warning("{}.down error={}", service, error)
+        else:
+            logger.debug("{}.still_down attempt={} error={}", service, count, error)
+
+    def ok(self, service: str) -> None:
+        count = self.failures.pop(service, 0)
+        if count:
+            logger.warning("{}.recovered after_failures={}", service, count)
+
+
+class Worker:
+    def __init__(self, settings: Settings, *, engine: Engine, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock or (lambda: datetime.now(settings.campaign.zone))
+        self.stopping = threading.Event()
+        self.outages = OutageLog()
+        self.polls = 0
+        self._lock = threading.Lock()
+        self._again = threading.Event()
+        self._polled = threading.Condition()
+        self._scheduler: BackgroundScheduler | None = None
+        self._idle_thread: threading.Thread | None = None
+        self.heartbeat = Path(settings.data_dir) / "worker.heartbeat"
+
+    # -- jobs ------------------------------------------------------------
+    def poll(self) -> bool:
+        """One poll; if one is already running, it runs once more when done instead."""
+        if not self._lock.acquire(blocking=False):
+            self._again.set()  # mail may have arrived after the running poll looked
+            return False
+        try:
+            while True:
+                self._again.clear()
+                report = pipeline.run_once(self.settings, engine=self.engine, now=self.clock(),
+                                           should_stop=self.stopping.is_set)
+                if not self._again.is_set() or self.stopping.is_set():
+                    break
+            self.outages.ok("imap")
+            if report.delivery.errors:
+                self.outages.failed("smtp", DeliveryError(report.delivery.errors[0]))
+            else:
+                self.outages.ok("smtp")
+            with self._polled:
+                self.polls += 1
+                self._polled.notify_all()
+            self._beat()
+            return True
+        except MailboxError as exc:
+            self.outages.failed("imap", exc)
+            self._drain_anyway()
+            return False
+        except FormbotError as exc:
+            logger.error("poll.failed error={}", exc)
+            return False
+        finally:
+            self._lock.release()
+
+    def _drain_anyway(self) -> None:
+        """IMAP down does not stop receipts already queued from going out."""
+        try:
+            report = drain(self.engine, pipeline.smtp_target(self.settings), now=self.clock(),
+                           sender=self.settings.smtp.from_address)
+        except FormbotError as exc:
+            self.outages.failed("smtp", exc)
+            return
+        if report.errors:
+            self.outages.failed("smtp", DeliveryError(report.errors[0]))
+        else:
+            self.outages.ok("smtp")
+
+    def daily(self) -> None:
+        """Reminders due now and the admin digest; safe to run any number of times."""
+        with self._lock:
+            now = self.clock()
+            try:
+                sync_registry(self.settings, engine=self.engine)
+                reminders = queue_reminders(self.settings, engine=self.engine, now=now)
+                queue_digest(self.settings, engine=self.engine, now=now)
+                if reminders.no_address:
+                    logger.warning("remind.no_address units={}", ",".join(reminders.no_address))
+            except FormbotError as exc:
+                logger.error("daily.failed error={}", exc)
+            self._drain_anyway()
+        if self._again.is_set():
+            self.poll()  # a poll asked for while the daily round held the lock
+
+    def wait_for_polls(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until `count` polls have completed (for tests and the demo, never a sleep)."""
+        with self._polled:
+            return self._polled.wait_for(lambda: self.polls >= count, timeout=timeout)
+
+    def _beat(self) -> None:
+        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        self.heartbeat.write_text(self.clock().isoformat(), encoding="utf-8")
+
+    # -- IMAP IDLE -------------------------------------------------------
+    def _watch(self) -> None:
+        """Hold an IDLE session; any new mail triggers a poll at once."""
+        backoff = 1.0
+        while not self.stopping.is_set():
+            try:
+                with Mailbox(pipeline.imap_target(self.settings)) as box:
+                    if b"IDLE" not in box.capabilities:
+                        logger.info("imap.no_idle: timed polls only")
+                        return
+                    backoff = 1.0
+                    self._idle_session(box)
+            except (MailboxError, OSError) as exc:
+                self.outages.failed("imap-idle", exc)
+                # Production back-off between reconnects; stop() interrupts it at once.
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _idle_session(self, box: Mailbox) -> None:
+        client = box.client
+        assert client is not None
+        self.outages.ok("imap-idle")
+        while not self.stopping.is_set():
+            client.idle()
+            started = datetime.now()
+            arrived = False
+            while not self.stopping.is_set() and datetime.now() - started < IDLE_RENEW:
+                responses = client.idle_check(timeout=1)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    arrived = True
+                    break
+            client.idle_done()
+            if arrived and self._scheduler is not None:
+                self._scheduler.add_job(self.poll, id="poll-now", replace_existing=True,
+                                        max_instances=1, misfire_grace_time=None)
+
+    # -- life cycle ------------------------------------------------------
+    def start(self, *, idle: bool = True) -> None:
+        schedule = self.settings.schedule
+        zone = self.settings.campaign.zone
+        scheduler = BackgroundScheduler(timezone=zone)
+        now = self.clock()
+        scheduler.add_job(self.poll, IntervalTrigger(minutes=schedule.poll_minutes, timezone=zone),
+                          id="poll", max_instances=1, coalesce=True, next_run_time=now,
+                          misfire_grace_time=None)
+        at = schedule.remind_at
+        scheduler.add_job(self.daily, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
+                          id="daily", max_instances=1, coalesce=True, misfire_grace_time=None)
+        # A restart derives what it missed: a slot or digest due while it was down goes now.
+        scheduler.add_job(self.daily, id="daily-catch-up", next_run_time=now)
+        self._scheduler = scheduler
+        scheduler.start()
+        if idle:
+            self._idle_thread = threading.Thread(target=self._watch, name="imap-idle",
+                                                 daemon=True)
+            self._idle_thread.start()
+        logger.info("worker.started poll_minutes={} remind_time={}", schedule.poll_minutes,
+                    schedule.remind_time)
+
+    def stop(self) -> None:
+        """Finish the message in hand, then stop every job and the IDLE watcher."""
+        self.stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._idle_thread is not None:
+            self._idle_thread.join(timeout=30)
+            self._idle_thread = None
+        logger.info("worker.stopped polls={}", self.polls)
+
+    def run_forever(self) -> None:
+        """Until SIGTERM or SIGINT."""
+        def request_stop(signum: int, _frame: object) -> None:
+            logger.info("worker.signal {}", signal.Signals(signum).name)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.start()
+        self.stopping.wait()
+        self.stop()
