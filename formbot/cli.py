@@ -238,6 +238,30 @@ def export(config_path: str | None, out: Path) -> None:
 
 @main.command()
 @_config_option
+@_now_option
+@click.option("--all", "all_messages", is_flag=True, help="重新解析全部保存的邮件")
+@click.argument("message_ids", nargs=-1)
+@_friendly
+def reprocess(config_path: str | None, now_text: str | None, all_messages: bool,
+              message_ids: tuple[str, ...]) -> None:
+    """按保存的原始邮件重新解析（解析程序更新后用）；不会重复入库或重复发回执。"""
+    from parsers.errors import FormbotError
+
+    from . import pipeline
+    from .console import print_poll_report, progress_bar
+
+    if all_messages == bool(message_ids):
+        raise FormbotError("请指定 --all（全部邮件）或一个或多个 Message-ID")
+    settings, engine = _context(config_path)
+    now = _parse_now(now_text, settings.campaign.zone)
+    with progress_bar("重新解析") as advance:
+        report = pipeline.reprocess(settings, engine=engine, now=now,
+                                    message_ids=list(message_ids) or None, progress=advance)
+    print_poll_report(report)
+
+
+@main.command()
+@_config_option
 @_friendly
 def doctor(config_path: str | None) -> None:
     """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录。"""

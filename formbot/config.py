@@ -99,6 +99,15 @@ class ScheduleSettings(_Strict):
     poll_minutes: int = Field(default=5, ge=1, le=1440)
     remind_time: str = "09:00"
 
+    @field_validator("remind_time", mode="before")
+    @classmethod
+    def _sexagesimal(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted `9:00` as the base-60 integer 540 (`09:00`, with
+        # its leading zero, stays a string): turn it back into the time it was.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return f"{value // 60:02d}:{value % 60:02d}"
+        return value
+
     @field_validator("remind_time")
     @classmethod
     def _hhmm(cls, value: str) -> str:

@@ -25,6 +25,7 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import DrainReport, SmtpTarget, drain, enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
+from parsers.errors import FormbotError
 from parsers.files import FileResult, read_file
 from parsers.forms import EMPTY_FORM, FormData
 from parsers.mail import Envelope, parse_mail
@@ -304,7 +305,8 @@ def process_message(session: Session, settings: Settings, message: Message, raw:
                     now: datetime) -> None:
     """Parse one kept message and store what it carries; the caller commits."""
     envelope = parse_mail(raw)
-    repo.clear_parse(session=session, message=message)
+    # A re-parse may move the forms to another unit: the old unit's current rows change too.
+    touched = repo.clear_parse(session=session, message=message)
     message.from_addr, message.from_name = envelope.from_addr, envelope.from_name
     message.subject = envelope.subject[:500]
     message.sent_at = envelope.date
@@ -345,8 +347,9 @@ def process_message(session: Session, settings: Settings, message: Message, raw:
         )
     session.flush()
     if unit is not None:
-        for key in forms:
-            repo.refresh_current(session=session, unit_id=unit.id, form=key)  # type: ignore[arg-type]
+        touched |= {(unit.id, key) for key in forms}  # type: ignore[misc]
+    for unit_id, form_key in touched:
+        repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
     _answer(session, settings, message, envelope, unit, unit_text, forms, files, now=now)
     message.status, message.error = "processed", None
     message.attempts += 1
@@ -383,3 +386,28 @@ def _answer(session: Session, settings: Settings, message: Message, envelope: En
                      now=now, unit_id=unit.id if unit else None, message_ref=message.id)
     message.outcome = "receipt" if queued else "receipt-already-sent"
 
+
+
+def reprocess(settings: Settings, *, engine: Engine, now: datetime,
+              message_ids: Sequence[str] | None = None,
+              progress: Progress | None = None) -> PollReport:
+    """Parse kept raw mail again (after a parser fix). Rows are replaced, never added twice,
+    and a receipt already sent is not sent again (its key is the message's)."""
+    report = PollReport()
+    sync_registry(settings, engine=engine)
+    with Session(engine) as session:
+        ids = repo.message_ids_for(session=session, keys=message_ids)
+    if message_ids and not ids:
+        raise FormbotError(f"没有找到这封邮件：{'、'.join(message_ids)}（用 Message-ID，"
+                           "可在 formbot status 的失败或未匹配列表中找到）")
+    with Session(engine) as session:
+        for done, message_id in enumerate(ids, start=1):
+            message = session.get(Message, message_id)
+            assert message is not None
+            _process_safely(session, settings, message, read_raw(message.raw_path), now=now,
+                            report=report)
+            if progress:
+                progress(done, len(ids))
+    report.delivery = drain(engine, smtp_target(settings), now=now,
+                            sender=settings.smtp.from_address)
+    return report

@@ -77,13 +77,27 @@ def messages_to_retry(*, session: Session, max_attempts: int) -> list[Message]:
     ))
 
 
-def clear_parse(*, session: Session, message: Message) -> None:
-    """Forget what an earlier parse of this message stored (a re-parse replaces it)."""
-    ids = list(session.exec(select(Submission.id).where(Submission.message_ref == message.id)))
+def clear_parse(*, session: Session, message: Message) -> set[tuple[int, str]]:
+    """Forget what an earlier parse of this message stored (a re-parse replaces it).
+    Returns the (unit, form) pairs it had submissions for."""
+    old = list(session.exec(select(Submission).where(Submission.message_ref == message.id)))
+    touched = {(s.unit_id, s.form) for s in old if s.unit_id is not None}
+    ids = [s.id for s in old]
     for table in ROW_TABLES.values():
         session.exec(delete(table).where(table.submission_id.in_(ids)))  # type: ignore[attr-defined, call-overload]
     session.exec(delete(Submission).where(Submission.message_ref == message.id))  # type: ignore[call-overload, arg-type]
     session.exec(delete(AttachmentRecord).where(AttachmentRecord.message_ref == message.id))  # type: ignore[call-overload, arg-type]
+    session.flush()
+    return touched  # type: ignore[return-value]
+
+
+def message_ids_for(*, session: Session, keys: Sequence[str] | None) -> list[int]:
+    """Database ids of the messages with these Message-IDs/keys, or of every message."""
+    statement = select(Message.id).order_by(Message.id)  # type: ignore[arg-type]
+    if keys:
+        statement = statement.where(col(Message.key).in_(list(keys))
+                                    | col(Message.message_id).in_(list(keys)))
+    return list(session.exec(statement))  # type: ignore[arg-type]
 
 
 def add_submission(*, session: Session, submission: Submission,

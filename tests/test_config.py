@@ -231,6 +231,17 @@ def test_defaults_fill_optional_keys(tmp_path: Path) -> None:
     assert settings.units == []
 
 
+@pytest.mark.parametrize(("written", "expected"), [("9:00", time(9, 0)), ("09:30", time(9, 30)),
+                                                  ('"7:05"', time(7, 5)), ("18:45", time(18, 45))])
+def test_remind_time_as_typed_in_yaml(tmp_path: Path, written: str, expected: time) -> None:
+    # Unquoted 9:00 is the integer 540 to YAML 1.1; it still means nine o'clock.
+    path = write(tmp_path)
+    text = path.read_text(encoding="utf-8").replace("remind_time: 09:00", f"remind_time: {written}")
+    assert f"remind_time: {written}" in text
+    path.write_text(text, encoding="utf-8")
+    assert load_settings(path).schedule.remind_at == expected
+
+
 def test_emails_are_normalised_to_lower_case(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, lambda d: d["units"][0].update(
         emails=[" DHJD_GH@Example.CN "])))
