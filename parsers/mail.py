@@ -183,6 +183,7 @@ def parse_mail(raw: bytes) -> Envelope:
         if name and isinstance(payload, bytes):
             names.setdefault(hashlib.sha256(payload).hexdigest(), []).append(name)
 
+    all_names = {name for found in names.values() for name in found}
     attachments: list[Attachment] = []
     for item in parsed.attachments:
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
@@ -192,9 +193,14 @@ def parse_mail(raw: bytes) -> Envelope:
         data = base64.b64decode(payload) if item.get("binary") else payload.encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
         same = names.get(digest) or []
-        # Not mail-parser's own `filename`: for a nameless part it invents a random
-        # one, and a name must come out the same when the mail is parsed again.
-        name = (same.pop(0) if len(same) > 1 else same[0]) if same else "未命名附件"
+        if same:
+            name = same.pop(0) if len(same) > 1 else same[0]
+        elif item.get("filename") in all_names:
+            name = item["filename"]  # bytes differ (a re-encoded text part); name is real
+        else:
+            # For a nameless part mail-parser invents a random `filename`; a name must
+            # come out the same when the mail is parsed again.
+            name = "未命名附件"
         attachments.append(Attachment(name=name, data=data, content_type=content_type))
 
     # Addresses are split before RFC 2047 decoding: a decoded display name may hold

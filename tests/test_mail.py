@@ -265,3 +265,20 @@ def test_demo_mailbox_attachments_decode() -> None:
     assert "五角场街道总工会申报表.docx" in names          # raw GBK, quoted-printable
     assert "长白新村街道总工会-附件1附件2.xlsx" in names    # RFC 2047 inside quotes
     assert all("\ufffd" not in name for name in names)
+
+
+def test_text_attachment_sent_8bit_keeps_its_name_and_content() -> None:
+    # A text part's payload comes back re-encoded by mail-parser, so it cannot be
+    # matched by its bytes; its name must still be the one the sender gave.
+    csv = "单位名称,邮箱\r\n定海路街道总工会,dhjd_gh@example.cn\r\n".encode("gbk")
+    message = MIMEMultipart()
+    message["From"] = "a@x.cn"
+    message.attach(MIMEText("名单见附件", "plain", "utf-8"))
+    part = MIMEBase("text", "csv", charset="gbk")
+    part.set_payload(csv)
+    part["Content-Transfer-Encoding"] = "8bit"
+    part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", "单位名单.csv"))
+    message.attach(part)
+    [attachment] = parse_mail(message.as_bytes()).attachments
+    assert attachment.name == "单位名单.csv"
+    assert attachment.data.replace(b"\r\n", b"\n") == csv.replace(b"\r\n", b"\n")
