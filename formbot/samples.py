@@ -7,6 +7,8 @@ by hand, mailed from assorted clients that each encode attachment names their ow
 import base64
 import binascii
 import hashlib
+import re
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.charset import BASE64, QP, Charset
@@ -110,13 +112,34 @@ def _docx_form(doc: Document, spec: _Spec, fill: FormFill, *, new_page: bool) ->
     doc.add_paragraph(_footer(fill))
 
 
+_FIXED_TIME = datetime(2018, 6, 1, 9, 0)
+
+
+def _stable(data: bytes) -> bytes:
+    """The same file for the same form: both writers stamp the clock into the zip entries,
+    which would make fixtures (and Message-ID-keyed demo mail) differ from run to run."""
+    source = zipfile.ZipFile(BytesIO(data))
+    out = BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            stamped = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME.timetuple()[:6])
+            stamped.compress_type = zipfile.ZIP_DEFLATED
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` on save
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2018-06-01T09:00:00Z",
+                                 content)
+            target.writestr(stamped, content)
+    return out.getvalue()
+
+
 def _docx_bytes(forms: list[tuple[_Spec, FormFill]]) -> bytes:
     doc = Document()
+    doc.core_properties.created = doc.core_properties.modified = _FIXED_TIME
     for i, (spec, fill) in enumerate(forms):
         _docx_form(doc, spec, fill, new_page=i > 0)
     out = BytesIO()
     doc.save(out)
-    return out.getvalue()
+    return _stable(out.getvalue())
 
 
 def activity_docx(fill: FormFill) -> bytes:
@@ -190,13 +213,14 @@ def _sheet_form(ws: Worksheet, spec: _Spec, fill: FormFill) -> None:
 
 def _xlsx_bytes(forms: list[tuple[_Spec, FormFill]]) -> bytes:
     wb = Workbook()
+    wb.properties.created = wb.properties.modified = _FIXED_TIME
     for i, (spec, fill) in enumerate(forms):
         ws = wb.worksheets[0] if i == 0 else wb.create_sheet()
         ws.title = spec.label
         _sheet_form(ws, spec, fill)
     out = BytesIO()
     wb.save(out)
-    return out.getvalue()
+    return _stable(out.getvalue())
 
 
 def activity_xlsx(fill: FormFill) -> bytes:
