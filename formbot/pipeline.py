@@ -26,8 +26,9 @@ from notifier.outbox import DrainReport, SmtpTarget, drain, enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
 from parsers.errors import FormbotError
-from parsers.files import FileResult, read_file
+from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
 from parsers.forms import EMPTY_FORM, FormData
+from parsers.links import large_attachment_links
 from parsers.mail import Envelope, parse_mail
 from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify
@@ -244,26 +245,26 @@ def _unit_refs(session: Session) -> list[UnitRef]:
             for u in repo.all_units(session=session)]
 
 
-def _read_attachments(envelope: Envelope) -> list[FileResult]:
+def _read_attachments(envelope: Envelope,
+                      converter: LegacyConverter | None = None) -> list[FileResult]:
     results: list[FileResult] = []
     seen: set[str] = set()
     for attachment in envelope.attachments:
         if attachment.sha256 in seen:
             continue  # the same file attached twice is one file
         seen.add(attachment.sha256)
+        if attachment.content_type.startswith("image/") and len(envelope.attachments) > 1 \
+                and sniff(attachment.data) == "image":
+            continue  # a logo in a signature is not a submission
         try:
-            result = read_file(attachment.name, attachment.data)
-            result.sha256, result.size = attachment.sha256, len(attachment.data)
+            found = read_attachment(attachment.name, attachment.data, converter=converter)
         except Exception as exc:  # one unreadable file must not lose the others
             logger.exception("file.unreadable name={}", attachment.name)
-            result = FileResult(attachment.name, "unknown",
-                                problem=f"读取时出错（{type(exc).__name__}），工作人员会人工查看",
-                                sha256=attachment.sha256, size=len(attachment.data))
-        if result.kind == "image" and not result.forms and attachment.content_type.startswith(
-            "image/"
-        ) and len(envelope.attachments) > 1:
-            continue  # a logo in a signature is not a submission
-        results.append(result)
+            found = [FileResult(attachment.name, "unknown",
+                                problem=f"读取时出错（{type(exc).__name__}），工作人员会人工查看")]
+        for result in found:
+            result.sha256, result.size = attachment.sha256, len(attachment.data)
+        results += found
     return results
 
 
@@ -302,7 +303,7 @@ def _mentions_campaign(settings: Settings, envelope: Envelope) -> bool:
 
 
 def process_message(session: Session, settings: Settings, message: Message, raw: bytes, *,
-                    now: datetime) -> None:
+                    now: datetime, converter: LegacyConverter | None = None) -> None:
     """Parse one kept message and store what it carries; the caller commits."""
     envelope = parse_mail(raw)
     # A re-parse may move the forms to another unit: the old unit's current rows change too.
@@ -312,7 +313,7 @@ def process_message(session: Session, settings: Settings, message: Message, raw:
     message.sent_at = envelope.date
     message.auth_results = envelope.header("authentication-results") or None
 
-    files = _read_attachments(envelope)
+    files = _read_attachments(envelope, converter)
     forms = _merge_forms(files)
     for result in files:
         session.add(AttachmentRecord(
@@ -365,13 +366,18 @@ def _answer(session: Session, settings: Settings, message: Message, envelope: En
     if reason:
         message.outcome = f"no-reply:{reason}"
         return
-    if not forms and not (unit or envelope.attachments or _mentions_campaign(settings, envelope)):
+    links = large_attachment_links(envelope.text + "\n" + envelope.html)
+    if not forms and not (unit or envelope.attachments or links
+                          or _mentions_campaign(settings, envelope)):
         message.outcome = "no-reply:not-about-campaign"  # no backscatter to spam
         return
     session.flush()
     done = repo.current_forms(session=session, unit_id=unit.id) if unit and unit.id else set()
     missing = {spec.key for spec in FORMS} - done
     notes = []
+    if links and not forms:
+        notes.append("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
+                     "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
     if unit is not None and message.sender_matches_unit is False:
         notes.append(f"本邮件地址不在“{unit.name}”的登记邮箱中，已按表中“填报单位”归入该单位。")
     facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,

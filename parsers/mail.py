@@ -136,6 +136,7 @@ class Envelope:
     headers: dict[str, str]                      # lower-case name → first value, decoded
     text: str
     attachments: tuple[Attachment, ...] = field(default=())
+    html: str = ""           # the HTML body as sent (links live in its hrefs)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -225,6 +226,7 @@ def parse_mail(raw: bytes) -> Envelope:
         headers=headers,
         text=text,
         attachments=tuple(attachments),
+        html="\n".join(parsed.text_html),
     )
 
 
