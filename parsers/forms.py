@@ -201,6 +201,8 @@ def read_forms(lines: list[Line]) -> list[FormData]:
         end = start + 1
         while end < next_start and lines[end].table == table and not _is_footer(lines[end]):
             end += 1
+        body = lines[start + 1:end]
+        end = _continuation(lines, end, next_start, width=len(lines[start].cells), into=body)
         # The footer (联系人/电话/日期, 注) follows the table. When another form follows,
         # its `填报单位` line opens that form's preamble: stop there, so that neither
         # form takes the other's unit or contact when its own is left blank.
@@ -214,7 +216,7 @@ def read_forms(lines: list[Line]) -> list[FormData]:
             after_end += 1
         before = lines[previous_end:start]
         after = lines[end:after_end]
-        form = _build_form(header, lines[start + 1:end], before, after)
+        form = _build_form(header, body, before, after)
         if forms and forms[-1].spec is form.spec and form.unit_text is None:
             # The same form again with no 填报单位 of its own: the table went on in
             # another table or sheet (the notice says 表格不够可另附). One form, not two.
@@ -228,6 +230,31 @@ def read_forms(lines: list[Line]) -> list[FormData]:
         if not form.rows:
             form.problems.append(Problem(EMPTY_FORM))
     return forms
+
+
+_CONTINUED = re.compile(r"^(续表|[（(]续[）)]|续)")
+
+
+def _continuation(lines: list[Line], end: int, limit: int, *, width: int,
+                  into: list[Line]) -> int:
+    """Tables right after a form's table, as wide and with no header of their own, carry on
+    its rows ("表格不够可另附"). Adds their lines to `into`; returns where they stop."""
+    while end < limit:
+        nxt = end
+        while nxt < limit and lines[nxt].table is None and (
+            lines[nxt].is_empty or _CONTINUED.match(lines[nxt].text)
+        ):
+            nxt += 1
+        if nxt >= limit or lines[nxt].table is None or _UNIT.search(lines[nxt].text):
+            return end
+        if abs(len(lines[nxt].cells) - width) > 1 or _is_footer(lines[nxt]):
+            return end
+        table, stop = lines[nxt].table, nxt
+        while stop < limit and lines[stop].table == table and not _is_footer(lines[stop]):
+            stop += 1
+        into.extend(lines[nxt:stop])
+        end = stop
+    return end
 
 
 def _continue_form(form: FormData, part: FormData) -> None:

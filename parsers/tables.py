@@ -88,17 +88,25 @@ def _cell_text(value: object) -> str:
 def xlsx_lines(data: bytes) -> list[Line]:
     import openpyxl  # deferred for start-up time, as above
 
-    # read_only streams rows; data_only takes the cached value of a formula
-    # rather than its text (a clerk's =SUM(...) should read as its result).
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    # data_only takes the cached value of a formula rather than its text (a clerk's
+    # =SUM(...) should read as its result). Not read_only: merged ranges are needed.
+    workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     lines: list[Line] = []
     try:
         for index, sheet in enumerate(workbook.worksheets):
-            for row_number, row in enumerate(
-                sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1
-            ):
-                if row_number > MAX_ROWS:
-                    break
+            grid = [list(row) for row in sheet.iter_rows(
+                max_row=min(sheet.max_row, MAX_ROWS), max_col=min(sheet.max_column, MAX_COLUMNS),
+                values_only=True)]
+            # A cell merged down several rows (one 活动形式 for three activities) belongs to
+            # each of them, as Word repeats it; a merge across columns stays in its first.
+            for merged in sheet.merged_cells.ranges:
+                top, left = merged.min_row - 1, merged.min_col - 1
+                if top >= len(grid) or left >= len(grid[top]):
+                    continue
+                for row in range(top + 1, min(merged.max_row, len(grid))):
+                    if left < len(grid[row]):
+                        grid[row][left] = grid[top][left]
+            for row in grid:
                 cells = tuple(_cell_text(v) for v in row)
                 while cells and not cells[-1]:
                     cells = cells[:-1]
