@@ -47,7 +47,7 @@ from loguru import logger
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select
 
 from formbot import pipeline, samples
 from formbot.config import Settings, load_settings
@@ -68,6 +68,7 @@ _BRANDS = ["杨树浦", "复兴岛", "黄兴", "国定", "政立", "翔殷", "�
 _TRADES = ["纺织", "机械", "电力", "建设", "物业", "医药", "软件", "物流"]
 UNITS = [(f"{s}街道总工会", f"{s}街道工会") for s in _STREETS] + [
     (f"上海{b}{t}有限公司工会", f"{b}{t}公司工会") for b in _BRANDS for t in _TRADES]
+EMAILS = [f"gh{k:03d}@example.cn" for k in range(len(UNITS))]
 TOPICS = ["劳模精神", "工匠精神", "岗位建功", "创新杨浦", "职工技能", "安全生产", "师德师风"]
 KINDS = ["报告会", "座谈会", "技能竞赛", "宣讲活动", "主题征文", "摄影展", "微视频展播", "开放日"]
 FORMATS = ["报告会", "座谈会", "竞赛", "展览", "宣传栏、微信", "现场展示", "参观交流"]
@@ -77,10 +78,6 @@ CLAUSES = ["邀请全国劳模走进社区讲述成长经历", "组织职工参�
 SERVICES = ["社区助老", "环境整治", "文明交通劝导", "义务维修水电", "法律咨询", "垃圾分类宣传",
             "应急救护培训", "社区义诊"]
 SURNAMES, GIVEN = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑", "建国秀英志强丽华红敏静磊芳军伟"
-
-
-def unit_email(k: int) -> str:
-    return f"gh{k:03d}@example.cn"
 
 
 def _person(r: random.Random) -> str:
@@ -143,7 +140,7 @@ def make_mail(i: int) -> bytes:
              [(a + ".xlsx", samples.activity_xlsx(act)),
               (v + ".docx", with_seal(samples.volunteer_docx(vol), k))])
     # Most mail comes from the registered address; the rest from a clerk's own mailbox.
-    sender = unit_email(k) if r.random() < 0.85 else f"clerk{i}@163.example"
+    sender = EMAILS[k] if r.random() < 0.85 else f"clerk{i}@163.example"
     body = f"宣传教育部：\n\n附件是我单位填写的两张表，请查收。\n\n{name} {extra['contact']}\n"
     return samples.build_mail(
         from_addr=sender, from_name=name, to_addr=DEMO_USER, attachments=files, body=body,
@@ -161,7 +158,7 @@ def settings_for(work: Path, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> Settings
         "database": f"sqlite:///{work / 'formbot.db'}", "data_dir": str(work / "data"),
         "campaign": {"code": "杨工〔2018〕14号", "title": "弘扬劳模精神，建功“创新杨浦”主题活动",
                      "deadline": "2018-06-15", "timezone": "Asia/Shanghai"},
-        "units": [{"name": n, "aliases": [a], "emails": [unit_email(k)]}
+        "units": [{"name": n, "aliases": [a], "emails": [EMAILS[k]]}
                   for k, (n, a) in enumerate(UNITS)],
     }
     work.mkdir(parents=True, exist_ok=True)
@@ -204,14 +201,30 @@ def bare_loop(imap: EmbeddedIMAP, db_path: Path, step: Callable[[], None]) -> in
     return cells_read
 
 
+def clear_then_deliver(server: EmbeddedIMAP, mails: list[bytes], handled_before: int) -> int:
+    """Deliver `mails` into a folder whose first `handled_before` UIDs went to mail since
+    deleted, as a clerk tidying handled mail away leaves it. Returns the highest UID."""
+    for _ in range(handled_before):
+        server.append(b"Subject: old\r\n\r\nhandled long ago\r\n")
+    client = imapclient.IMAPClient(server.host, port=server.port, ssl=False)
+    client.login(server.user, server.password)
+    client.select_folder("INBOX")
+    client.delete_messages(client.search(["ALL"]))
+    client.expunge()
+    client.logout()
+    return max(server.append(raw) for raw in mails)
+
+
 def pad_database(engine: Engine, total: int) -> None:
-    """Grow the store to `total` handled messages in one transaction, as a long campaign
-    leaves it. The synthetic copies sit in the polled folder under its UIDVALIDITY (so every
-    per-folder query walks them), above the server's UIDs; FolderState.last_uid covers them."""
+    """Grow the store to `total` handled messages in one transaction. Their copies take the
+    folder's UIDs below the real mail's (see clear_then_deliver), so FolderState stays as a
+    real poll left it: this UIDVALIDITY, last_uid = the server's highest UID."""
     with engine.begin() as conn:
         state = conn.execute(select(m.FolderState)).one()
         have, msg_id, raw_path = conn.execute(select(
             func.count(m.Message.id), func.max(m.Message.id), func.min(m.Message.raw_path))).one()
+        first_uid = conn.execute(select(func.min(m.MailboxCopy.uid))).scalar_one()
+        assert total - have < first_uid, "synthetic UIDs would collide with real ones"
         sub_id = conn.execute(select(func.max(m.Submission.id))).scalar_one()
         receipt = conn.execute(select(m.Outgoing.raw).limit(1)).scalar_one()
         units = conn.execute(select(m.Unit.id, m.Unit.emails)).all()
@@ -226,7 +239,7 @@ def pad_database(engine: Engine, total: int) -> None:
                 unit_id=unit, match_method="address", sender_matches_unit=True))
             rows[m.MailboxCopy].append(dict(
                 message_ref=msg_id, account=state.account, folder=state.folder,
-                uidvalidity=state.uidvalidity, uid=state.last_uid + 1 + j, handled=True))
+                uidvalidity=state.uidvalidity, uid=1 + j, handled=True))
             rows[m.Outgoing].append(dict(
                 kind="receipt", dedup_key=f"receipt:{key}", unit_id=unit, message_ref=msg_id,
                 recipients=emails[:1], subject="回执", raw=receipt, status="sent",
@@ -241,7 +254,6 @@ def pad_database(engine: Engine, total: int) -> None:
                                 for s in (1, 2, 3)]
         for table, values in rows.items():  # (attachment rows: no poll reads them)
             conn.execute(insert(table), values)
-        conn.execute(update(m.FolderState).values(last_uid=state.last_uid + total - have))
 
 
 def timed(run: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -258,7 +270,8 @@ def idle_medians(stores: list[tuple[Settings, Engine]], step: Callable[[], None]
     for run in range(IDLE_RUNS + 1):  # round 0 is a warm-up
         for (settings, engine), kept in zip(stores, times, strict=True):
             report, wall, _ = timed(partial(pipeline.run_once, settings, engine=engine, now=NOW))
-            assert report.fetched == 0 and report.delivery.sent == 0, "idle poll found work"
+            work = (report.fetched, report.duplicates, report.processed, report.delivery.sent)
+            assert work == (0, 0, 0, 0), f"idle poll found work: {work}"
             if run:
                 kept.append(wall)
         step()
@@ -286,10 +299,9 @@ def main() -> None:
             EmbeddedSMTP(user=DEMO_USER, password=DEMO_PASSWORD) as smtp, \
             Progress(console=err) as bar:
         work = Path(tmp)
-        for k, raw in enumerate(mails):
+        for raw in mails:
             imap.append(raw)
-            if k < IDLE_SMALL:
-                small.append(raw)
+        small_top = clear_then_deliver(small, mails[:IDLE_SMALL], IDLE_LARGE - IDLE_SMALL)
 
         task = bar.add_task("bare loop", total=n)
         cells, bare_s, bare_cpu = timed(
@@ -314,7 +326,7 @@ def main() -> None:
         pad_database(large_db, IDLE_LARGE)
         with large_db.connect() as conn:
             state = conn.execute(select(m.FolderState)).one()
-        assert state.uidvalidity == small.uidvalidity() and state.last_uid >= IDLE_SMALL
+        assert (state.uidvalidity, state.last_uid) == (small.uidvalidity(), small_top)
         idle_small, idle_large = idle_medians([(small_cfg, small_db), (large_cfg, large_db)],
                                               lambda: bar.advance(task))
 

@@ -95,6 +95,12 @@ class UnitSettings(_Strict):
     emails: list[Email] = Field(default_factory=list)
 
 
+class LimitSettings(_Strict):
+    """Safety limits; the defaults suit a union mailbox and rarely need changing."""
+
+    receipts_per_sender_per_day: int = Field(default=20, ge=1, le=10000)
+
+
 class ScheduleSettings(_Strict):
     poll_minutes: int = Field(default=5, ge=1, le=1440)
     remind_time: str = "09:00"
@@ -130,6 +136,7 @@ class Settings(_Strict):
     units: list[UnitSettings] = Field(default_factory=list)
     units_file: Path | None = None
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     # A field validator, not a model one: the error then names `units`, not the
     # whole file (and does not echo the whole config back as "当前值").

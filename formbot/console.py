@@ -46,6 +46,8 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
 def print_poll_report(report: Any) -> None:
     console = make_console()
+    if getattr(report, "busy", False):
+        console.print("另一个收信进程正在运行，本次没有收信（只发送了待发邮件）。")
     parts = [f"新邮件 {report.new} 封", f"已处理 {report.processed} 封"]
     if report.duplicates:
         parts.append(f"重复 {report.duplicates} 封（已忽略）")

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 
 from loguru import logger
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ingest.imap import ImapTarget, Mailbox
@@ -33,6 +34,7 @@ from parsers.mail import Envelope, parse_mail
 from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify
 from store import repo
+from store.leases import held
 from store.models import AttachmentRecord, MailboxCopy, Message, Submission, Unit
 
 from .config import Settings
@@ -40,6 +42,8 @@ from .receipts import build_facts
 from .registry import sync_registry
 
 Progress = Callable[[int, int], None]
+# Longer than any poll; a crashed poller's lease expires after it.
+POLL_LEASE = timedelta(minutes=30)
 
 
 @dataclass
@@ -53,6 +57,7 @@ class PollReport:
     delivery: DrainReport = field(default_factory=DrainReport)
     errors: list[str] = field(default_factory=list)
     tried: set[int] = field(default_factory=set)   # message ids attempted in this poll
+    busy: bool = False                              # another poll was already running
 
 
 def imap_target(settings: Settings) -> ImapTarget:
@@ -95,10 +100,18 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
     """
     report = PollReport()
     sync_registry(settings, engine=engine)
-    ingest_new(settings, engine=engine, now=now, report=report, progress=progress,
-               should_stop=should_stop)
-    if not should_stop():
-        retry_failed(settings, engine=engine, now=now, report=report, should_stop=should_stop)
+    box = settings.mailbox
+    # One poller per mailbox folder, across processes and machines sharing the database.
+    with held(engine, f"poll:{box.username}@{box.host}/{box.folder}", ttl=POLL_LEASE) as mine:
+        if not mine:
+            report.busy = True
+            logger.info("poll.skipped reason=another poll holds the lease")
+        else:
+            ingest_new(settings, engine=engine, now=now, report=report, progress=progress,
+                       should_stop=should_stop)
+            if not should_stop():
+                retry_failed(settings, engine=engine, now=now, report=report,
+                             should_stop=should_stop)
     report.delivery = drain(engine, smtp_target(settings), now=now,
                             sender=settings.smtp.from_address)
     return report
@@ -114,6 +127,12 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
         if state is not None and rescan:
             logger.warning("imap.uidvalidity_changed folder={} old={} new={}",
                            folder, state.uidvalidity, box.uidvalidity)
+        elif state is not None and box.uidnext is not None and box.uidnext <= state.last_uid:
+            # UIDs restarted without a new UIDVALIDITY (a server rebuild done wrong): trusting
+            # last_uid would skip every new mail as "already seen". Re-read; keys dedupe.
+            logger.warning("imap.uids_restarted folder={} last_uid={} uidnext={}",
+                           folder, state.last_uid, box.uidnext)
+            rescan = True
         last_done = 0 if rescan else state.last_uid  # type: ignore[union-attr]
         uids = box.new_uids(last_done)
         if rescan:
@@ -173,14 +192,20 @@ def _record(session: Session, settings: Settings, raw: bytes, *, now: datetime, 
     key, message_id = _message_key(raw, sha)
     message = repo.message_by_key(session=session, key=key)
     fresh = message is None
-    if message is None:
-        message = Message(key=key, message_id=message_id, sha256=sha, raw_path=str(path),
-                          size=len(raw), received_at=now)
-        session.add(message)
-        session.flush()
-    repo.add_copy(session=session, message=message, account=account, folder=folder,
-                  uidvalidity=uidvalidity, uid=uid)
-    session.commit()
+    try:
+        if message is None:
+            message = Message(key=key, message_id=message_id, sha256=sha, raw_path=str(path),
+                              size=len(raw), received_at=now)
+            session.add(message)
+            session.flush()
+        repo.add_copy(session=session, message=message, account=account, folder=folder,
+                      uidvalidity=uidvalidity, uid=uid)
+        session.commit()
+    except IntegrityError:
+        # Another worker recorded it between our look and our insert: theirs to process.
+        session.rollback()
+        message, fresh = repo.message_by_key(session=session, key=key), False
+        assert message is not None
     return message, fresh
 
 
@@ -388,6 +413,13 @@ def _answer(session: Session, settings: Settings, message: Message, envelope: En
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
                    to=[envelope.from_addr], subject=receipt_subject(facts), body=body,
                    now=now, in_reply_to=envelope.message_id)
+    answered_today = repo.receipts_since(session=session, address=envelope.from_addr,
+                                         since=now - timedelta(days=1))
+    if answered_today >= settings.limits.receipts_per_sender_per_day:
+        # A flood, or a forged sender using us to mail a stranger: stop answering today.
+        message.outcome = "no-reply:rate-limited"
+        logger.warning("receipt.rate_limited from={}", envelope.from_addr)
+        return
     queued = enqueue(session, kind="receipt", dedup_key=f"receipt:{message.key}", message=mail,
                      now=now, unit_id=unit.id if unit else None, message_ref=message.id)
     message.outcome = "receipt" if queued else "receipt-already-sent"

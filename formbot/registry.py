@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from parsers.errors import FormbotError
@@ -51,6 +52,18 @@ def sync_registry(settings: Settings, *, engine: Engine) -> None:
         entries += [(e.name, list(e.aliases), list(e.emails), "file")
                     for e in read_registry(path.read_bytes(), path.name)]
     entries += [(u.name, list(u.aliases), list(u.emails), "config") for u in settings.units]
+    # Several processes start at once (cron, the worker, the admin): whoever inserts a unit
+    # second meets the unique name and simply reads again.
+    for attempt in range(3):
+        try:
+            _sync(engine, entries)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _sync(engine: Engine, entries: list[tuple[str, list[str], list[str], str]]) -> None:
     with Session(engine) as session:
         existing = {u.name: u for u in repo.all_units(session=session)}
         for name, aliases, emails, source in entries:

@@ -157,13 +157,21 @@ def _office_env(work: Path) -> dict[str, str]:
 
 
 def _kill_group(process: subprocess.Popen | None) -> None:
-    """SIGKILL the process group `process` leads (start_new_session) and reap it."""
+    """SIGKILL the process group `process` leads (start_new_session), reap the leader and
+    wait until the rest (soffice.bin, orphaned to init) is gone too."""
     if process is None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
 
 
 # --- One soffice per file ---------------------------------------------------------------
@@ -198,7 +206,8 @@ class ColdConverter:
                     start_new_session=True,
                 )
             except OSError as exc:
-                raise ConversionError(NO_OFFICE, detail=f"cannot run {self.soffice}: {exc}") from exc
+                detail = f"cannot run {self.soffice}: {exc}"
+                raise ConversionError(NO_OFFICE, detail=detail) from exc
             try:
                 output, _ = process.communicate(timeout=self.timeout)
             except subprocess.TimeoutExpired as exc:
@@ -219,9 +228,10 @@ class ColdConverter:
 
 # Runs under /usr/bin/python3 (Debian's python3-uno), talks JSON lines with us on
 # stdin/stdout and UNO with soffice over a named pipe. On end of input (we closed it,
-# or died) it shuts LibreOffice down, so no soffice outlives us.
+# or died) it shuts LibreOffice down, so no soffice outlives us; if we died, it also
+# removes the private directory.
 _BRIDGE = r"""
-import json, os, signal, sys, time
+import json, os, shutil, signal, sys, time
 out = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 def reply(**fields):
@@ -234,7 +244,8 @@ try:
 except ImportError as exc:
     reply(ok=False, fatal=True, error="no uno module in %s: %s" % (sys.executable, exc))
     sys.exit(2)
-pipe, start_timeout, office_group = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+pipe, start_timeout = sys.argv[1], float(sys.argv[2])
+office_group, parent = int(sys.argv[3]), int(sys.argv[4])
 def props(**values):
     result = []
     for name, value in values.items():
@@ -298,6 +309,8 @@ else:
         os.killpg(office_group, signal.SIGKILL)
     except OSError:
         pass
+if os.getppid() != parent:  # orphaned: nobody else will remove the private directory
+    shutil.rmtree(os.getcwd(), ignore_errors=True)
 """
 
 _SERVICES = {"doc": "com.sun.star.text.TextDocument",
@@ -316,6 +329,10 @@ class _Office:
         self.bridge: subprocess.Popen | None = None
         self._buffer = b""
         pipe = f"formbot-{os.getpid()}-{os.urandom(6).hex()}"
+        # LibreOffice makes the pipe /tmp/OSL_PIPE_<uid>_<name> (not under TMPDIR), a socket
+        # only its owner may write to, so only our user can connect; a killed soffice
+        # leaves it behind, so stop() removes it.
+        self._pipe_file = Path(f"/tmp/OSL_PIPE_{os.getuid()}_{pipe}")
         env = _office_env(work)
         try:
             self.soffice = subprocess.Popen(
@@ -328,7 +345,8 @@ class _Office:
             )
             with open(work / "bridge.log", "ab") as log:
                 self.bridge = subprocess.Popen(
-                    [python, "-c", _BRIDGE, pipe, str(start_timeout), str(self.soffice.pid)],
+                    [python, "-c", _BRIDGE, pipe, str(start_timeout), str(self.soffice.pid),
+                     str(os.getpid())],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=work,
                     env=env, start_new_session=True,
                 )
@@ -377,7 +395,7 @@ class _Office:
         if self.bridge is not None and self.bridge.stdin is not None:
             with contextlib.suppress(OSError):
                 self.bridge.stdin.close()
-        for process in (self.bridge, self.soffice):
+        for process in (self.soffice, self.bridge):  # soffice first: the bridge waits for it
             if grace and process is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=grace)
@@ -385,6 +403,8 @@ class _Office:
         _kill_group(self.soffice)
         if self.bridge is not None and self.bridge.stdout is not None:
             self.bridge.stdout.close()
+        self.bridge = self.soffice = None  # reaped: never signal those ids again
+        self._pipe_file.unlink(missing_ok=True)
 
 
 def _shut(state: dict[str, object]) -> None:

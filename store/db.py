@@ -7,7 +7,10 @@ release that adds a column migrates the data the admin already has.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, event, inspect, text
@@ -58,11 +61,38 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Only one process creates or upgrades the schema; the others wait, then find it done."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        with open(f"{database}.schema-lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(727270)"))
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(727270)"))
+        return
+    yield
+
+
 def prepare(engine: Engine) -> None:
     """Create or upgrade the schema. Cheap when it is already current (no Alembic import)."""
+    if current_revision(engine) == HEAD:
+        return
+    with _schema_lock(engine):
+        _prepare_locked(engine)
+
+
+def _prepare_locked(engine: Engine) -> None:
     revision = current_revision(engine)
     if revision == HEAD:
-        return
+        return  # another process did it while we waited
     from alembic import command
 
     config = _alembic_config(engine)

@@ -63,7 +63,7 @@ class Message(SQLModel, table=True):
     sha256: str = Field(index=True)
     raw_path: str
     size: int
-    from_addr: str = ""
+    from_addr: str = Field(default="", index=True)
     from_name: str = ""
     subject: str = ""
     sent_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
@@ -183,3 +183,12 @@ class Outgoing(SQLModel, table=True):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class Lease(SQLModel, table=True):
+    """A named lock with an expiry, held in the database so it binds every worker that
+    shares it (two `formbot poll` at once, or two machines on one PostgreSQL)."""
+
+    name: str = Field(primary_key=True)
+    owner: str
+    expires_at: datetime = _when(nullable=False)  # type: ignore[assignment]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from .models import (
@@ -134,3 +134,10 @@ def record_failure(*, session: Session, message: Message, error: str, when: date
     message.status = "failed"
     message.error = error[:2000]
     session.add(message)
+
+
+def receipts_since(*, session: Session, address: str, since: datetime) -> int:
+    """How many messages from `address` were answered with a receipt since `since`."""
+    return session.exec(select(func.count()).select_from(Message).where(
+        Message.from_addr == address, Message.outcome == "receipt",
+        Message.received_at >= since)).one()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs LibreOffice (no GUI) for converting legacy .doc/.xls/.wps/.et files, and
+# python3-uno, which the warm converter's bridge runs under (/usr/bin/python3: the
+# project's venv may be another Python, which cannot load Debian's uno module).
+# No CJK fonts: conversion only moves text from one format to another, never renders
+# it, and tests/test_convert.py checks Chinese text survives on a machine without them.
+# Idempotent: installs only what is missing, runs apt-get update at most once.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(libreoffice-writer-nogui libreoffice-calc-nogui python3-uno)
+
+missing=()
+for package in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    if [[ $status != "install ok installed" ]]; then
+        missing+=("$package")
+    fi
+done
+
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install-libreoffice.sh: must run as root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+/usr/bin/python3 -c 'import uno' || {
+    echo "install-libreoffice.sh: /usr/bin/python3 cannot import uno" >&2
+    exit 1
+}
+# A private, throwaway profile: --version must not leave one in $HOME.
+profile=$(mktemp -d)
+trap 'rm -rf "$profile"' EXIT
+soffice -env:UserInstallation="file://$profile" --headless --version
