@@ -270,8 +270,10 @@ def idle_medians(stores: list[tuple[Settings, Engine]], step: Callable[[], None]
     for run in range(IDLE_RUNS + 1):  # round 0 is a warm-up
         for (settings, engine), kept in zip(stores, times, strict=True):
             report, wall, _ = timed(partial(pipeline.run_once, settings, engine=engine, now=NOW))
-            work = (report.fetched, report.duplicates, report.processed, report.delivery.sent)
-            assert work == (0, 0, 0, 0), f"idle poll found work: {work}"
+            # A poll skipped for a busy lease would time nothing: it must run and find nothing.
+            work = (report.busy, report.fetched, report.duplicates, report.processed,
+                    report.delivery.sent)
+            assert work == (False, 0, 0, 0, 0), f"idle poll did not idle: {work}"
             if run:
                 kept.append(wall)
         step()

@@ -34,6 +34,7 @@ from parsers.mail import Envelope, parse_mail
 from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify
 from store import repo
+from store.crashpoints import crashpoint
 from store.leases import held
 from store.models import AttachmentRecord, MailboxCopy, Message, Submission, Unit
 
@@ -160,6 +161,7 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
             repo.save_folder_state(session=session, account=account, folder=folder,
                                    uidvalidity=box.uidvalidity, last_uid=last_done)
             session.commit()
+            crashpoint("batch-saved")
             if progress:
                 progress(sum(1 for u in uids if u <= last_done), len(uids))
             if should_stop():
@@ -189,6 +191,7 @@ def _record(session: Session, settings: Settings, raw: bytes, *, now: datetime, 
             folder: str, uidvalidity: int, uid: int) -> tuple[Message, bool]:
     """Keep the raw bytes, then record the message (once per key). Committed on return."""
     path, sha = keep_raw(settings.data_dir, raw)
+    crashpoint("raw-kept")
     key, message_id = _message_key(raw, sha)
     message = repo.message_by_key(session=session, key=key)
     fresh = message is None
@@ -201,6 +204,7 @@ def _record(session: Session, settings: Settings, raw: bytes, *, now: datetime, 
         repo.add_copy(session=session, message=message, account=account, folder=folder,
                       uidvalidity=uidvalidity, uid=uid)
         session.commit()
+        crashpoint("recorded")
     except IntegrityError:
         # Another worker recorded it between our look and our insert: theirs to process.
         session.rollback()
@@ -222,6 +226,7 @@ def _mark_handled(session: Session, box: Mailbox, settings: Settings, *, account
     if not uids:
         return
     box.mark_handled(uids, settings.mailbox.processed_folder)
+    crashpoint("marked-on-server")
     repo.mark_copies_handled(session=session, account=account, folder=folder,
                              uidvalidity=box.uidvalidity, uids=uids)
     session.commit()
@@ -248,6 +253,7 @@ def _process_safely(session: Session, settings: Settings, message: Message, raw:
     try:
         process_message(session, settings, message, raw, now=now)
         session.commit()
+        crashpoint("processed")
         report.processed += 1
         report.receipts += message.outcome == "receipt"
         logger.info("message.processed id={} key={} outcome={}", message_db_id, message.key,

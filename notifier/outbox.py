@@ -18,14 +18,16 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 from loguru import logger
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from parsers.errors import FormbotError
+from store.crashpoints import crashpoint
+from store.leases import held
 from store.models import Outgoing
 
-LEASE = timedelta(minutes=5)
+DRAIN_LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 10
 
 
@@ -106,24 +108,23 @@ def _connect(target: SmtpTarget) -> smtplib.SMTP:
     return client
 
 
-def _claim(engine: Engine, row_id: int, now: datetime) -> bool:
-    with engine.begin() as conn:
-        result = conn.execute(
-            update(Outgoing)
-            .where(Outgoing.id == row_id, Outgoing.status == "pending")  # type: ignore[arg-type]
-            .where(or_(Outgoing.lease_until.is_(None), Outgoing.lease_until < now))  # type: ignore[union-attr]
-            .values(lease_until=now + LEASE, attempts=Outgoing.attempts + 1)
-        )
-        return result.rowcount == 1
-
-
 def _finish(engine: Engine, row_id: int, **values: object) -> None:
     with engine.begin() as conn:
         conn.execute(update(Outgoing).where(Outgoing.id == row_id).values(**values))  # type: ignore[arg-type]
 
 
 def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> DrainReport:
-    """Send every pending mail. SMTP down: stop, keep them pending, say so once."""
+    """Send every pending mail. SMTP down: stop, keep them pending, say so once.
+
+    One drainer at a time (a database lease): two workers never hand the same row to
+    SMTP, and a drainer killed mid-way is replaced as soon as it is seen to be dead."""
+    with held(engine, "outbox", ttl=DRAIN_LEASE) as mine:
+        if not mine:
+            return DrainReport()
+        return _drain(engine, target, now=now, sender=sender)
+
+
+def _drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> DrainReport:
     report = DrainReport()
     with Session(engine) as session:
         pending = session.exec(
@@ -135,20 +136,18 @@ def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> 
     client: smtplib.SMTP | None = None
     try:
         for row_id, recipients in pending:
-            if not _claim(engine, row_id, now):
-                continue  # another worker has it
             if client is None:
                 try:
                     client = _connect(target)
                 except DeliveryError as exc:
-                    _finish(engine, row_id, lease_until=None, last_error=str(exc))
+                    _finish(engine, row_id, last_error=str(exc))
                     report.errors.append(str(exc))
                     report.waiting = len(pending) - report.sent - report.failed
                     return report
             with Session(engine) as session:
                 row = session.get(Outgoing, row_id)
                 assert row is not None
-                raw, attempts = row.raw, row.attempts
+                raw, attempts = row.raw, row.attempts + 1
             try:
                 client.sendmail(sender, list(recipients), raw)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
@@ -157,17 +156,19 @@ def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> 
                     exc, smtplib.SMTPRecipientsRefused)
                 give_up = permanent or attempts >= MAX_ATTEMPTS
                 _finish(engine, row_id, status="failed" if give_up else "pending",
-                        lease_until=None, last_error=f"{type(exc).__name__}: {exc}")
+                        attempts=attempts, last_error=f"{type(exc).__name__}: {exc}")
                 report.failed += give_up
                 logger.warning("outbox.refused id={} error={}", row_id, exc)
                 continue
             except (OSError, smtplib.SMTPException) as exc:
-                _finish(engine, row_id, lease_until=None, last_error=f"{type(exc).__name__}: {exc}")
+                _finish(engine, row_id, attempts=attempts,
+                        last_error=f"{type(exc).__name__}: {exc}")
                 report.errors.append(f"发信中断：{exc}")
                 client = None
                 break
             # The window: accepted by SMTP, not yet recorded. A crash here resends once.
-            _finish(engine, row_id, status="sent", sent_at=now, lease_until=None, last_error=None)
+            crashpoint("smtp-accepted")
+            _finish(engine, row_id, status="sent", sent_at=now, attempts=attempts, last_error=None)
             report.sent += 1
             logger.info("outbox.sent id={} to={}", row_id, ",".join(recipients))
     finally:

@@ -178,7 +178,6 @@ class Outgoing(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _when(nullable=False)  # type: ignore[assignment]
     sent_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
-    lease_until: datetime | None = _when(nullable=True)  # type: ignore[assignment]
 
 
 def utcnow() -> datetime:

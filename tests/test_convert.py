@@ -8,6 +8,7 @@ no longer writes Excel 95, so its "Book" stream is imitated by renaming a stream
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import signal
@@ -18,6 +19,7 @@ import threading
 from pathlib import Path
 
 import olefile
+import openpyxl
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
@@ -55,11 +57,29 @@ VOLUNTEER = FormFill(
     contact="郑华", phone="65120000", filled_on="2018年6月14日", blank_rows=2,
 )
 
+
+def _typed_xlsx() -> bytes:
+    """Cells of every type a clerk's sheet holds, for xls_lines against xlsx_lines."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "类型"
+    sheet.append(["文本", "２００人", None, "  两个  空格  "])
+    sheet.append([200, 3.5, -7, 1e6, 0.1])
+    sheet.append([dt.date(2016, 3, 15), dt.datetime(2018, 6, 10, 9, 30), True, False])
+    sheet.append([])
+    sheet.append([None, None, "after an empty row and two empty cells"])
+    workbook.create_sheet("第二页").append(["另一个工作表"])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 ORIGINALS = {
     "both.docx": both_docx(ACTIVITY, VOLUNTEER),
     "activity.docx": activity_docx(ACTIVITY),
     "volunteer.xlsx": volunteer_xlsx(VOLUNTEER),
     "both.xlsx": both_xlsx(ACTIVITY, VOLUNTEER),
+    "typed.xlsx": _typed_xlsx(),
 }
 
 
@@ -80,7 +100,7 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         (base / name).write_bytes(data)
     profile = base / "profile"
     docx = [base / "both.docx", base / "activity.docx"]
-    xlsx = [base / "volunteer.xlsx", base / "both.xlsx"]
+    xlsx = [base / "volunteer.xlsx", base / "both.xlsx", base / "typed.xlsx"]
     _soffice_convert(docx, "doc", base / "doc", profile)
     _soffice_convert(xlsx, "xls", base / "xls", profile)
     _soffice_convert([base / "both.docx"], "docx", base / "resaved", profile)
@@ -89,6 +109,7 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         "activity.doc": (base / "doc" / "activity.doc").read_bytes(),
         "volunteer.xls": (base / "xls" / "volunteer.xls").read_bytes(),
         "both.xls": (base / "xls" / "both.xls").read_bytes(),
+        "typed.xls": (base / "xls" / "typed.xls").read_bytes(),
         "resaved.docx": (base / "resaved" / "both.docx").read_bytes(),
     }
 
@@ -191,6 +212,14 @@ def test_legacy_kind_is_none_for_anything_else(legacy):
 def test_xls_lines_are_the_lines_of_the_same_workbook_as_xlsx(legacy, legacy_name, original):
     assert xls_lines(legacy[legacy_name]) == xlsx_lines(ORIGINALS[original])
     assert _summary(read_forms(xls_lines(legacy[legacy_name]))) == _expected(original)
+
+
+def test_xls_lines_read_every_cell_type_as_xlsx_lines_do(legacy):
+    lines = xls_lines(legacy["typed.xls"])
+    assert lines == xlsx_lines(ORIGINALS["typed.xlsx"])
+    assert lines[1].cells == ("200", "3.5", "-7", "1000000", "0.1")
+    assert lines[2].cells[:2] == ("2016-03-15", "2018-06-10 09:30:00")
+    assert lines[-1].where == "工作表“第二页”" and lines[-1].table == 1
 
 
 class _Recorder:
