@@ -39,6 +39,7 @@ from store.leases import held
 from store.models import AttachmentRecord, MailboxCopy, Message, Submission, Unit
 
 from .config import Settings
+from .converters import LazyConverter
 from .receipts import build_facts
 from .registry import sync_registry
 
@@ -108,18 +109,20 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
             report.busy = True
             logger.info("poll.skipped reason=another poll holds the lease")
         else:
-            ingest_new(settings, engine=engine, now=now, report=report, progress=progress,
-                       should_stop=should_stop)
-            if not should_stop():
-                retry_failed(settings, engine=engine, now=now, report=report,
-                             should_stop=should_stop)
+            with LazyConverter() as converter:
+                ingest_new(settings, engine=engine, now=now, report=report, progress=progress,
+                           should_stop=should_stop, converter=converter)
+                if not should_stop():
+                    retry_failed(settings, engine=engine, now=now, report=report,
+                                 should_stop=should_stop, converter=converter)
     report.delivery = drain(engine, smtp_target(settings), now=now,
                             sender=settings.smtp.from_address)
     return report
 
 
 def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
-               progress: Progress | None = None, should_stop: Stop = _never) -> None:
+               progress: Progress | None = None, should_stop: Stop = _never,
+               converter: LegacyConverter | None = None) -> None:
     target = imap_target(settings)
     account, folder = target.account, target.folder
     with Mailbox(target) as box, Session(engine) as session:
@@ -150,7 +153,8 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
                                          folder=folder, uidvalidity=box.uidvalidity, uid=uid)
                 if fresh:
                     report.new += 1
-                    _process_safely(session, settings, message, raw, now=now, report=report)
+                    _process_safely(session, settings, message, raw, now=now, report=report,
+                                    converter=converter)
                 else:
                     report.duplicates += 1
                 last_done = uid
@@ -233,7 +237,7 @@ def _mark_handled(session: Session, box: Mailbox, settings: Settings, *, account
 
 
 def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
-                 should_stop: Stop = _never) -> None:
+                 should_stop: Stop = _never, converter: LegacyConverter | None = None) -> None:
     with Session(engine) as session:
         for message in repo.messages_to_retry(session=session,
                                               max_attempts=settings.mailbox.max_attempts):
@@ -242,16 +246,17 @@ def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: P
             if message.id in report.tried:
                 continue  # once per poll: the next poll tries again
             _process_safely(session, settings, message, read_raw(message.raw_path), now=now,
-                            report=report)
+                            report=report, converter=converter)
 
 
 def _process_safely(session: Session, settings: Settings, message: Message, raw: bytes, *,
-                    now: datetime, report: PollReport) -> None:
+                    now: datetime, report: PollReport,
+                    converter: LegacyConverter | None = None) -> None:
     """The per-message boundary: an error is recorded on the message, never raised."""
     message_db_id = message.id
     report.tried.add(message_db_id)  # type: ignore[arg-type]
     try:
-        process_message(session, settings, message, raw, now=now)
+        process_message(session, settings, message, raw, now=now, converter=converter)
         session.commit()
         crashpoint("processed")
         report.processed += 1
@@ -444,12 +449,12 @@ def reprocess(settings: Settings, *, engine: Engine, now: datetime,
     if message_ids and not ids:
         raise FormbotError(f"没有找到这封邮件：{'、'.join(message_ids)}（用 Message-ID，"
                            "可在 formbot status 的失败或未匹配列表中找到）")
-    with Session(engine) as session:
+    with Session(engine) as session, LazyConverter() as converter:
         for done, message_id in enumerate(ids, start=1):
             message = session.get(Message, message_id)
             assert message is not None
             _process_safely(session, settings, message, read_raw(message.raw_path), now=now,
-                            report=report)
+                            report=report, converter=converter)
             if progress:
                 progress(done, len(ids))
     report.delivery = drain(engine, smtp_target(settings), now=now,

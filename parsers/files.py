@@ -150,26 +150,18 @@ def _office_lines(kind: str, data: bytes) -> list[Line]:
     return docx_lines(_plain_ooxml(data)) if kind == "docx" else xlsx_lines(data)
 
 
-def _legacy_lines(data: bytes, converter: LegacyConverter | None) -> tuple[str, list[Line]]:
-    from .convert import legacy_kind
+class _NoConverter:
+    """Where LibreOffice is not available: .xls is still read directly, .doc is explained."""
 
-    kind = legacy_kind(data)
-    if kind == "encrypted":
-        raise ParseError("文件设置了打开密码，无法读取，请去掉密码后重新发送")
-    if kind not in ("doc", "xls"):
-        raise ParseError("这是旧版 Office 文件，但不是 Word 或 Excel 表格，请发送 .docx 或 .xlsx")
-    if kind == "xls":
-        from .xls import xls_lines
-
-        try:
-            return kind, xls_lines(data)
-        except Exception:  # Kingsoft .et and odd BIFF files: let LibreOffice try
-            if converter is None:
-                raise
-    if converter is None:
+    def convert(self, data: bytes, source_kind: str) -> bytes:
         raise ParseError("旧版 .doc/.wps 文件暂不能自动读取，请另存为 .docx 后重新发送")
-    converted = converter.convert(data, kind)
-    return kind, (docx_lines(converted) if kind == "doc" else xlsx_lines(converted))
+
+
+def _legacy_lines(data: bytes, converter: LegacyConverter | None) -> tuple[str, list[Line]]:
+    from .convert import legacy_kind, legacy_lines
+
+    kind = legacy_kind(data) or "legacy"
+    return kind, legacy_lines(data, converter or _NoConverter())
 
 
 def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = None) -> FileResult:
