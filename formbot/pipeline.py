@@ -22,26 +22,18 @@ from sqlmodel import Session, select
 
 from ingest.imap import ImapTarget, Mailbox
 from ingest.rawstore import keep_raw, read_raw
-from notifier.compose import Sender, compose, render
-from notifier.outbox import DrainReport, SmtpTarget, drain, enqueue
-from notifier.receipts import receipt_subject
-from notifier.rfc3834 import reason_not_to_answer
+from notifier.outbox import DrainReport, SmtpTarget, drain
 from parsers.errors import FormbotError
-from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
-from parsers.forms import EMPTY_FORM, FormData
-from parsers.links import large_attachment_links
-from parsers.mail import Envelope, parse_mail
-from parsers.specs import FORMS
-from parsers.units import Match, UnitRef, identify
 from store import repo
 from store.crashpoints import crashpoint
 from store.leases import held
-from store.models import AttachmentRecord, MailboxCopy, Message, Submission, Unit
+from store.models import MailboxCopy, Message
 
 from .config import Settings
 from .converters import LazyConverter
-from .receipts import build_facts
+from .reading import Parsed, Readers
 from .registry import sync_registry
+from .storing import StoreContext, store_message
 
 Progress = Callable[[int, int], None]
 # Longer than any poll; a crashed poller's lease expires after it.
@@ -110,19 +102,25 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
             logger.info("poll.skipped reason=another poll holds the lease")
         else:
             with LazyConverter() as converter:
-                ingest_new(settings, engine=engine, now=now, report=report, progress=progress,
-                           should_stop=should_stop, converter=converter)
-                if not should_stop():
-                    retry_failed(settings, engine=engine, now=now, report=report,
-                                 should_stop=should_stop, converter=converter)
+                readers = Readers(converter)
+                context = StoreContext(settings)
+                try:
+                    ingest_new(settings, engine=engine, now=now, report=report,
+                               progress=progress, should_stop=should_stop, readers=readers,
+                               context=context)
+                    if not should_stop():
+                        retry_failed(settings, engine=engine, now=now, report=report,
+                                     should_stop=should_stop, readers=readers, context=context)
+                finally:
+                    readers.close()
     report.delivery = drain(engine, smtp_target(settings), now=now,
                             sender=settings.smtp.from_address)
     return report
 
 
 def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
-               progress: Progress | None = None, should_stop: Stop = _never,
-               converter: LegacyConverter | None = None) -> None:
+               readers: Readers, context: StoreContext, progress: Progress | None = None,
+               should_stop: Stop = _never) -> None:
     target = imap_target(settings)
     account, folder = target.account, target.folder
     with Mailbox(target) as box, Session(engine) as session:
@@ -147,21 +145,25 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
             to_fetch = list(batch)
             if rescan and state is not None:
                 to_fetch = _skip_known(session, box, batch, report, account=account, folder=folder)
+            # Every mail of the batch is kept and recorded first; reading then runs on all
+            # cores, and storing follows in UID order. A stop leaves recorded mail "new",
+            # which the next poll reads from disk.
+            fresh: list[tuple[Message, bytes]] = []
             for uid, raw in box.fetch_raw(to_fetch):
                 report.fetched += 1
-                message, fresh = _record(session, settings, raw, now=now, account=account,
-                                         folder=folder, uidvalidity=box.uidvalidity, uid=uid)
-                if fresh:
+                message, is_new = _record(session, settings, raw, now=now, account=account,
+                                          folder=folder, uidvalidity=box.uidvalidity, uid=uid)
+                if is_new:
                     report.new += 1
-                    _process_safely(session, settings, message, raw, now=now, report=report,
-                                    converter=converter)
+                    fresh.append((message, raw))
                 else:
                     report.duplicates += 1
-                last_done = uid
+            last_done = max(batch)
+            results = readers.read_all([raw for _, raw in fresh])
+            for (message, _), parsed in zip(fresh, results, strict=True):
+                _store_safely(session, context, message, parsed, now=now, report=report)
                 if should_stop():
                     break
-            else:
-                last_done = max(batch)
             repo.save_folder_state(session=session, account=account, folder=folder,
                                    uidvalidity=box.uidvalidity, last_uid=last_done)
             session.commit()
@@ -237,26 +239,39 @@ def _mark_handled(session: Session, box: Mailbox, settings: Settings, *, account
 
 
 def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
-                 should_stop: Stop = _never, converter: LegacyConverter | None = None) -> None:
+                 readers: Readers, context: StoreContext, should_stop: Stop = _never) -> None:
+    """Mail recorded but not stored (a crash, a stop, an error) is read again from disk."""
     with Session(engine) as session:
-        for message in repo.messages_to_retry(session=session,
-                                              max_attempts=settings.mailbox.max_attempts):
+        waiting = [m for m in repo.messages_to_retry(
+            session=session, max_attempts=settings.mailbox.max_attempts)
+            if m.id not in report.tried]  # once per poll: the next poll tries again
+        _read_and_store(session, context, readers, waiting, now=now, report=report,
+                        should_stop=should_stop)
+
+
+def _read_and_store(session: Session, context: StoreContext, readers: Readers,
+                    messages: Sequence[Message], *, now: datetime, report: PollReport,
+                    should_stop: Stop = _never, progress: Progress | None = None) -> None:
+    for start in range(0, len(messages), context.settings.mailbox.batch_size):
+        chunk = messages[start:start + context.settings.mailbox.batch_size]
+        results = readers.read_all([read_raw(m.raw_path) for m in chunk])
+        for done, (message, parsed) in enumerate(zip(chunk, results, strict=True), start + 1):
+            _store_safely(session, context, message, parsed, now=now, report=report)
+            if progress:
+                progress(done, len(messages))
             if should_stop():
                 return
-            if message.id in report.tried:
-                continue  # once per poll: the next poll tries again
-            _process_safely(session, settings, message, read_raw(message.raw_path), now=now,
-                            report=report, converter=converter)
 
 
-def _process_safely(session: Session, settings: Settings, message: Message, raw: bytes, *,
-                    now: datetime, report: PollReport,
-                    converter: LegacyConverter | None = None) -> None:
+def _store_safely(session: Session, context: StoreContext, message: Message,
+                  parsed: Parsed | Exception, *, now: datetime, report: PollReport) -> None:
     """The per-message boundary: an error is recorded on the message, never raised."""
     message_db_id = message.id
     report.tried.add(message_db_id)  # type: ignore[arg-type]
     try:
-        process_message(session, settings, message, raw, now=now, converter=converter)
+        if isinstance(parsed, Exception):
+            raise parsed
+        store_message(session, context, message, parsed, now=now)
         session.commit()
         crashpoint("processed")
         report.processed += 1
@@ -273,174 +288,13 @@ def _process_safely(session: Session, settings: Settings, message: Message, raw:
         session.commit()
         report.failed += 1
         report.errors.append(f"{failed.key}: {exc}")
-        logger.exception("message.failed id={} key={}", message_db_id, failed.key)
-
-
-def _unit_refs(session: Session) -> list[UnitRef]:
-    return [UnitRef(u.id, u.name, tuple(u.aliases), tuple(u.emails))  # type: ignore[arg-type]
-            for u in repo.all_units(session=session)]
-
-
-def _read_attachments(envelope: Envelope,
-                      converter: LegacyConverter | None = None) -> list[FileResult]:
-    results: list[FileResult] = []
-    seen: set[str] = set()
-    for attachment in envelope.attachments:
-        if attachment.sha256 in seen:
-            continue  # the same file attached twice is one file
-        seen.add(attachment.sha256)
-        if attachment.content_type.startswith("image/") and len(envelope.attachments) > 1 \
-                and sniff(attachment.data) == "image":
-            continue  # a logo in a signature is not a submission
-        try:
-            found = read_attachment(attachment.name, attachment.data, converter=converter)
-        except Exception as exc:  # one unreadable file must not lose the others
-            logger.exception("file.unreadable name={}", attachment.name)
-            found = [FileResult(attachment.name, "unknown",
-                                problem=f"读取时出错（{type(exc).__name__}），工作人员会人工查看")]
-        for result in found:
-            result.sha256, result.size = attachment.sha256, len(attachment.data)
-        results += found
-    return results
-
-
-def _merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]]:
-    """One form per kind per message: a form split over files or tables is one submission."""
-    merged: dict[str, tuple[FormData, list[str]]] = {}
-    for result in files:
-        for form in result.forms:
-            if form.spec.key not in merged:
-                merged[form.spec.key] = (form, [result.name])
-                continue
-            first, names = merged[form.spec.key]
-            offset = len(first.rows)
-            for row in form.rows:
-                row.seq += offset
-                for problem in row.problems:
-                    object.__setattr__(problem, "row", row.seq)
-            first.rows.extend(form.rows)
-            first.problems.extend(p for p in form.problems if p not in first.problems)
-            first.unit_text = first.unit_text or form.unit_text
-            if result.name not in names:
-                names.append(result.name)
-    for form, _ in merged.values():
-        if form.rows:
-            form.problems = [p for p in form.problems if p.message != EMPTY_FORM]
-    return merged
-
-
-_CAMPAIGN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
-
-
-def _mentions_campaign(settings: Settings, envelope: Envelope) -> bool:
-    text = envelope.subject + "\n" + envelope.text[:5000]
-    words = (*_CAMPAIGN_WORDS, settings.campaign.code)
-    return any(word in text for word in words)
-
-
-def process_message(session: Session, settings: Settings, message: Message, raw: bytes, *,
-                    now: datetime, converter: LegacyConverter | None = None) -> None:
-    """Parse one kept message and store what it carries; the caller commits."""
-    envelope = parse_mail(raw)
-    # A re-parse may move the forms to another unit: the old unit's current rows change too.
-    touched = repo.clear_parse(session=session, message=message)
-    message.from_addr, message.from_name = envelope.from_addr, envelope.from_name
-    message.subject = envelope.subject[:500]
-    message.sent_at = envelope.date
-    message.auth_results = envelope.header("authentication-results") or None
-
-    files = _read_attachments(envelope, converter)
-    forms = _merge_forms(files)
-    for result in files:
-        session.add(AttachmentRecord(
-            message_ref=message.id, name=result.name[:500], sha256=result.sha256, size=result.size,
-            kind=result.kind,
-            forms=",".join(f.spec.key for f in result.forms), problem=result.problem))
-
-    units = _unit_refs(session)
-    unit_text = next((f.unit_text for f, _ in forms.values() if f.unit_text), None)
-    match: Match | None = identify(envelope.from_addr, unit_text, units)
-    unit = session.get(Unit, match.unit.id) if match else None
-    message.unit_id = unit.id if unit else None
-    message.unit_text = unit_text
-    message.match_method = match.method if match else None
-    message.sender_matches_unit = (
-        envelope.from_addr in unit.emails if unit and unit.emails else None)
-
-    received_at = envelope.date or now
-    for form, file_names in forms.values():
-        repo.add_submission(
-            session=session,
-            submission=Submission(
-                message_ref=message.id, unit_id=message.unit_id, form=form.spec.key,
-                received_at=received_at, file_name="、".join(file_names)[:500],
-                unit_text=form.unit_text, contact=form.contact, phone=form.phone,
-                filled_on=form.filled_on, filled_on_raw=form.filled_on_raw,
-                row_count=len(form.rows), problems=[p.describe() for p in form.problems],
-                extra_columns=form.extra_columns,
-            ),
-            rows=[{"seq": r.seq, **r.values, "raw": r.raw,
-                   "problems": [p.describe() for p in r.problems]} for r in form.rows],
-        )
-    session.flush()
-    if unit is not None:
-        touched |= {(unit.id, key) for key in forms}  # type: ignore[misc]
-    for unit_id, form_key in touched:
-        repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
-    _answer(session, settings, message, envelope, unit, unit_text, forms, files, now=now)
-    message.status, message.error = "processed", None
-    message.attempts += 1
-    session.add(message)
-
-
-def _answer(session: Session, settings: Settings, message: Message, envelope: Envelope,
-            unit: Unit | None, unit_text: str | None,
-            forms: dict[str, tuple[FormData, list[str]]], files: list[FileResult], *,
-            now: datetime) -> None:
-    own = [settings.smtp.from_address, settings.mailbox.username]
-    reason = reason_not_to_answer(envelope.headers, envelope.from_addr, own)
-    if reason:
-        message.outcome = f"no-reply:{reason}"
-        return
-    links = large_attachment_links(envelope.text + "\n" + envelope.html)
-    if not forms and not (unit or envelope.attachments or links
-                          or _mentions_campaign(settings, envelope)):
-        message.outcome = "no-reply:not-about-campaign"  # no backscatter to spam
-        return
-    session.flush()
-    done = repo.current_forms(session=session, unit_id=unit.id) if unit and unit.id else set()
-    missing = {spec.key for spec in FORMS} - done
-    notes = []
-    if links and not forms:
-        notes.append("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
-                     "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
-    if unit is not None and message.sender_matches_unit is False:
-        notes.append(f"本邮件地址不在“{unit.name}”的登记邮箱中，已按表中“填报单位”归入该单位。")
-    facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,
-                        unit_text=unit_text, forms=forms, files=files, missing=missing,
-                        notes=notes)
-    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
-    mail = compose(kind="receipt",
-                   sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
-                   to=[envelope.from_addr], subject=receipt_subject(facts), body=body,
-                   now=now, in_reply_to=envelope.message_id)
-    answered_today = repo.receipts_since(session=session, address=envelope.from_addr,
-                                         since=now - timedelta(days=1))
-    if answered_today >= settings.limits.receipts_per_sender_per_day:
-        # A flood, or a forged sender using us to mail a stranger: stop answering today.
-        message.outcome = "no-reply:rate-limited"
-        logger.warning("receipt.rate_limited from={}", envelope.from_addr)
-        return
-    queued = enqueue(session, kind="receipt", dedup_key=f"receipt:{message.key}", message=mail,
-                     now=now, unit_id=unit.id if unit else None, message_ref=message.id)
-    message.outcome = "receipt" if queued else "receipt-already-sent"
-
+        logger.opt(exception=exc).error("message.failed id={} key={}", message_db_id, failed.key)
 
 
 def reprocess(settings: Settings, *, engine: Engine, now: datetime,
               message_ids: Sequence[str] | None = None,
               progress: Progress | None = None) -> PollReport:
-    """Parse kept raw mail again (after a parser fix). Rows are replaced, never added twice,
+    """Read kept raw mail again (after a parser fix). Rows are replaced, never added twice,
     and a receipt already sent is not sent again (its key is the message's)."""
     report = PollReport()
     sync_registry(settings, engine=engine)
@@ -450,13 +304,14 @@ def reprocess(settings: Settings, *, engine: Engine, now: datetime,
         raise FormbotError(f"没有找到这封邮件：{'、'.join(message_ids)}（用 Message-ID，"
                            "可在 formbot status 的失败或未匹配列表中找到）")
     with Session(engine) as session, LazyConverter() as converter:
-        for done, message_id in enumerate(ids, start=1):
-            message = session.get(Message, message_id)
-            assert message is not None
-            _process_safely(session, settings, message, read_raw(message.raw_path), now=now,
-                            report=report, converter=converter)
-            if progress:
-                progress(done, len(ids))
+        readers = Readers(converter)
+        try:
+            messages = [session.get(Message, i) for i in ids]
+            _read_and_store(session, StoreContext(settings), readers,
+                            [m for m in messages if m is not None], now=now, report=report,
+                            progress=progress)
+        finally:
+            readers.close()
     report.delivery = drain(engine, smtp_target(settings), now=now,
                             sender=settings.smtp.from_address)
     return report

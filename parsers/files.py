@@ -90,6 +90,7 @@ class FileResult:
     problem: str | None = None       # why nothing could be read, for the receipt
     sha256: str = ""
     size: int = 0
+    pending_conversion: bool = False  # read without LibreOffice; a converter would help
 
 
 def _entry_name(info: zipfile.ZipInfo) -> str:
@@ -150,11 +151,15 @@ def _office_lines(kind: str, data: bytes) -> list[Line]:
     return docx_lines(_plain_ooxml(data)) if kind == "docx" else xlsx_lines(data)
 
 
+class NeedsConverter(ParseError):
+    """A legacy file met without a converter (a worker process, or no LibreOffice)."""
+
+
 class _NoConverter:
     """Where LibreOffice is not available: .xls is still read directly, .doc is explained."""
 
     def convert(self, data: bytes, source_kind: str) -> bytes:
-        raise ParseError("旧版 .doc/.wps 文件暂不能自动读取，请另存为 .docx 后重新发送")
+        raise NeedsConverter("旧版 .doc/.wps 文件暂不能自动读取，请另存为 .docx 后重新发送")
 
 
 def _legacy_lines(data: bytes, converter: LegacyConverter | None) -> tuple[str, list[Line]]:
@@ -181,6 +186,7 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
             raise ParseError("无法识别的文件，请发送 Word（.docx）或 Excel（.xlsx）文件")
     except ParseError as exc:
         result.problem = str(exc)
+        result.pending_conversion = isinstance(exc, NeedsConverter)
         return result
     except Exception as exc:  # a broken file must not stop the rest of the mail
         result.problem = f"文件已损坏或无法打开（{type(exc).__name__}），请重新保存后再发送"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import cache, lru_cache
 
 from .specs import FORMS, FieldSpec, FormSpec
 from .tables import Line
@@ -59,23 +60,29 @@ _PAREN = re.compile(r"[（(][^）)]*[）)]")
 _NOISE = re.compile(r"[\s:：*＊]")
 
 
+@lru_cache(maxsize=8192)
 def _norm_header(text: str) -> str:
+    # Cached: every row of every table is tried as a header, and cells repeat a lot.
     return _NOISE.sub("", _PAREN.sub("", clean_text(text)))
 
 
+@cache
+def _spec_names(spec: FormSpec) -> tuple[tuple[FieldSpec, tuple[str, ...]], ...]:
+    return tuple((f, tuple(_norm_header(n) for n in (f.label, *f.aliases))) for f in spec.fields)
+
+
+@lru_cache(maxsize=8192)
 def _match_field(header: str, spec: FormSpec) -> FieldSpec | None:
     norm = _norm_header(header)
     if not norm:
         return None
-    for candidate in spec.fields:
-        names = (candidate.label, *candidate.aliases)
-        if any(norm == _norm_header(n) for n in names):
+    for candidate, names in _spec_names(spec):
+        if norm in names:
             return candidate
     # A header with extra words around the label ("本次活动名称") still counts;
     # short aliases are left out so "人数" does not claim "服务队人数" twice.
-    for candidate in spec.fields:
-        names = (candidate.label, *candidate.aliases)
-        if any(len(_norm_header(n)) >= 4 and _norm_header(n) in norm for n in names):
+    for candidate, names in _spec_names(spec):
+        if any(len(name) >= 4 and name in norm for name in names):
             return candidate
     return None
 

@@ -30,10 +30,14 @@ def clean_text(value: object) -> str:
     """
     if value is None:
         return ""
+    raw = str(value)
+    if raw.isascii() and raw.isprintable():  # the common cell: nothing to fold or drop
+        return _SPACES.sub(" ", raw).strip()
     # re.split with a group keeps the punctuation at the odd positions.
-    parts = _PROSE_PUNCTUATION.split(str(value))
+    parts = _PROSE_PUNCTUATION.split(raw)
     text = "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(parts))
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    if not text.replace("\n", "").replace("\t", "").isprintable():
+        text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
 

@@ -27,7 +27,6 @@ UNITS = [
     {"name": "殷行街道总工会", "aliases": ["殷行街道工会"], "emails": ["yinhang_gh@example.cn"]},
     {"name": "控江路街道总工会", "aliases": [], "emails": ["kjl_gh@example.cn"]},
     {"name": "区教育工会", "aliases": ["杨浦区教育工会"], "emails": []},
-    {"name": "五角场街道总工会", "aliases": [], "emails": ["2018061501@qq.example"]},
 ]
 
 ACTIVITY = FormFill(

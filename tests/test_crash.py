@@ -34,11 +34,14 @@ def mail(n: int) -> bytes:
                       message_id=f"<crash-{n}@example.cn>")
 
 
-def run_until_killed(command: list[str], env: dict[str, str], crash_at: int) -> int:
-    process = subprocess.Popen(command, env={**env, "FORMBOT_CRASH_AT": str(crash_at)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, err = process.communicate(timeout=300)
-    assert process.returncode == -signal.SIGKILL, err.decode()[-2000:]
+def run_until_killed(command: list[str], env: dict[str, str], crash_at: int,
+                     log: Path) -> int:
+    # stderr to a file, not a pipe: a pipe would also wait for any child still holding it.
+    with log.open("ab") as err:
+        process = subprocess.Popen(command, env={**env, "FORMBOT_CRASH_AT": str(crash_at)},
+                                   stdout=subprocess.DEVNULL, stderr=err)
+        process.wait(timeout=300)
+    assert process.returncode == -signal.SIGKILL, log.read_text()[-2000:]
     return process.returncode
 
 
@@ -84,7 +87,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
             command = [formbot, mode, "--config", str(config)]
             if mode == "poll":
                 command += ["--now", "2018-06-10T10:00:00+08:00"]
-            run_until_killed(command, env, crash_at)
+            run_until_killed(command, env, crash_at, tmp_path / "stderr.log")
 
         final = subprocess.run([formbot, "poll", "--config", str(config), "--now",
                                 "2018-06-10T12:00:00+08:00"], env=env, capture_output=True,

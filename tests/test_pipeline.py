@@ -14,7 +14,7 @@ import imapclient
 import pytest
 from sqlmodel import Session, select
 
-from formbot import pipeline
+from formbot import reading
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from formbot.reports import status_data
 from formbot.samples import (
@@ -142,7 +142,7 @@ def test_raw_mail_is_kept_privately_before_anything_else(
 ) -> None:
     raw = submission_mail()
     imap.append(raw)
-    monkeypatch.setattr(pipeline, "parse_mail", _explode)
+    monkeypatch.setattr(reading, "parse_mail", _explode)
     bot.poll()
 
     message, = rows(bot, Message)
@@ -169,14 +169,14 @@ def test_a_failing_message_is_recorded_retried_and_does_not_stop_the_rest(
                                                    [["活动", "讲座", "6月", "内容", "60"]]))
     for raw in (good_before, bad, good_after):
         imap.append(raw)
-    real = pipeline.parse_mail
+    real = reading.parse_mail
 
     def flaky(raw: bytes):  # a parser bug that hits one mail only
         if b"<bad@example.cn>" in raw:
             raise RuntimeError("解析器缺陷")
         return real(raw)
 
-    monkeypatch.setattr(pipeline, "parse_mail", flaky)
+    monkeypatch.setattr(reading, "parse_mail", flaky)
     first = bot.poll()
     assert (first.processed, first.failed) == (2, 1)
     failed = status_data(bot.settings, engine=bot.engine)["failed"]
@@ -190,7 +190,7 @@ def test_a_failing_message_is_recorded_retried_and_does_not_stop_the_rest(
         assert (bad_row.status, bad_row.attempts) == ("failed", 2)
 
     # The parser is fixed: the kept raw mail is read again without touching IMAP history.
-    monkeypatch.setattr(pipeline, "parse_mail", real)
+    monkeypatch.setattr(reading, "parse_mail", real)
     fixed = bot.poll(NOW + timedelta(minutes=10))
     assert (fixed.new, fixed.processed, fixed.failed) == (0, 1, 0)
     assert status_data(bot.settings, engine=bot.engine)["failed"] == []
@@ -204,7 +204,7 @@ def test_retries_are_bounded(tmp_path: Path, imap: EmbeddedIMAP, smtp: EmbeddedS
                              monkeypatch: pytest.MonkeyPatch) -> None:
     bot = Bot.at(write_config(tmp_path, imap, smtp, mailbox__max_attempts=2))
     imap.append(submission_mail(message_id="<bad@example.cn>"))
-    monkeypatch.setattr(pipeline, "parse_mail", _explode)
+    monkeypatch.setattr(reading, "parse_mail", _explode)
     attempts = []
     for minutes in range(4):
         report = bot.poll(NOW + timedelta(minutes=minutes))

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, func, select
 
-from formbot import pipeline
+from formbot import pipeline, reading
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from formbot.reports import status_data
 from formbot.samples import FormFill, activity_docx, build_mail
@@ -63,15 +63,15 @@ def test_reprocess_fixes_a_failed_message_and_answers_it_once(
         imap.append(build_mail(from_addr="dhjd_gh@example.cn", to_addr=BOT, subject="申报表",
                                body="", attachments=[("a.docx", activity_docx(fill))],
                                message_id="<broken@example.cn>"))
-        real = pipeline.parse_mail
+        real = reading.parse_mail
 
         def broken(raw: bytes) -> None:
             raise RuntimeError("old parser bug")
 
-        monkeypatch.setattr(pipeline, "parse_mail", broken)  # type: ignore[attr-defined]
+        monkeypatch.setattr(reading, "parse_mail", broken)  # type: ignore[attr-defined]
         bot.poll()
         assert status_data(bot.settings, engine=bot.engine)["failed"]
-        monkeypatch.setattr(pipeline, "parse_mail", real)  # type: ignore[attr-defined]
+        monkeypatch.setattr(reading, "parse_mail", real)  # type: ignore[attr-defined]
         report = pipeline.reprocess(bot.settings, engine=bot.engine, now=NOW,
                                     message_ids=["<broken@example.cn>"])
         assert (report.processed, report.failed, report.delivery.sent) == (1, 0, 1)

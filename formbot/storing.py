@@ -1,0 +1,140 @@
+"""Storing one read mail: unit, submissions, rows, and the receipt queued in the same
+transaction. Runs in the main process, message after message in arrival order, so a
+later submission always supersedes an earlier one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from loguru import logger
+from sqlmodel import Session
+
+from notifier.compose import Sender, compose, render
+from notifier.outbox import enqueue
+from notifier.receipts import receipt_subject
+from notifier.rfc3834 import reason_not_to_answer
+from parsers.specs import FORMS
+from parsers.units import Match, UnitRef, identify
+from store import repo
+from store.models import AttachmentRecord, Message, Submission, Unit
+
+from .config import Settings
+from .reading import Parsed
+from .receipts import build_facts
+
+_CAMPAIGN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
+LINK_NOTE = ("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
+             "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
+
+
+@dataclass
+class StoreContext:
+    """What every message of one poll shares: settings and the unit registry, read once."""
+
+    settings: Settings
+    _units: list[UnitRef] | None = field(default=None, repr=False)
+
+    def units(self, session: Session) -> list[UnitRef]:
+        if self._units is None:
+            self._units = [UnitRef(u.id, u.name, tuple(u.aliases), tuple(u.emails))  # type: ignore[arg-type]
+                           for u in repo.all_units(session=session)]
+        return self._units
+
+
+def _mentions_campaign(settings: Settings, parsed: Parsed) -> bool:
+    envelope = parsed.envelope
+    text = envelope.subject + "\n" + envelope.text[:5000]
+    return any(word in text for word in (*_CAMPAIGN_WORDS, settings.campaign.code))
+
+
+def store_message(session: Session, context: StoreContext, message: Message, parsed: Parsed, *,
+                  now: datetime) -> None:
+    """Store what one read mail carries; the caller commits."""
+    envelope, forms = parsed.envelope, parsed.forms
+    # A mail read for the first time has nothing to replace; a re-read may move its
+    # forms to another unit, whose current rows then change too.
+    first_time = message.status == "new" and message.attempts == 0
+    touched = set() if first_time else repo.clear_parse(session=session, message=message)
+    message.from_addr, message.from_name = envelope.from_addr, envelope.from_name
+    message.subject = envelope.subject[:500]
+    message.sent_at = envelope.date
+    message.auth_results = envelope.header("authentication-results") or None
+
+    for result in parsed.files:
+        session.add(AttachmentRecord(
+            message_ref=message.id, name=result.name[:500], sha256=result.sha256,
+            size=result.size, kind=result.kind,
+            forms=",".join(f.spec.key for f in result.forms), problem=result.problem))
+
+    unit_text = next((f.unit_text for f, _ in forms.values() if f.unit_text), None)
+    match: Match | None = identify(envelope.from_addr, unit_text, context.units(session))
+    unit = session.get(Unit, match.unit.id) if match else None
+    message.unit_id = unit.id if unit else None
+    message.unit_text = unit_text
+    message.match_method = match.method if match else None
+    message.sender_matches_unit = (
+        envelope.from_addr in unit.emails if unit and unit.emails else None)
+
+    received_at = envelope.date or now
+    for form, file_names in forms.values():
+        repo.add_submission(
+            session=session,
+            submission=Submission(
+                message_ref=message.id, unit_id=message.unit_id, form=form.spec.key,
+                received_at=received_at, file_name="、".join(file_names)[:500],
+                unit_text=form.unit_text, contact=form.contact, phone=form.phone,
+                filled_on=form.filled_on, filled_on_raw=form.filled_on_raw,
+                row_count=len(form.rows), problems=[p.describe() for p in form.problems],
+                extra_columns=form.extra_columns,
+            ),
+            rows=[{"seq": r.seq, **r.values, "raw": r.raw,
+                   "problems": [p.describe() for p in r.problems]} for r in form.rows],
+        )
+    if unit is not None:
+        touched |= {(unit.id, key) for key in forms}  # type: ignore[misc]
+    for unit_id, form_key in touched:
+        repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
+    _answer(session, context.settings, message, parsed, unit, unit_text, now=now)
+    message.status, message.error = "processed", None
+    message.attempts += 1
+    session.add(message)
+
+
+def _answer(session: Session, settings: Settings, message: Message, parsed: Parsed,
+            unit: Unit | None, unit_text: str | None, *, now: datetime) -> None:
+    envelope, forms = parsed.envelope, parsed.forms
+    own = [settings.smtp.from_address, settings.mailbox.username]
+    reason = reason_not_to_answer(envelope.headers, envelope.from_addr, own)
+    if reason:
+        message.outcome = f"no-reply:{reason}"
+        return
+    if not forms and not (unit or parsed.attachment_count or parsed.links
+                          or _mentions_campaign(settings, parsed)):
+        message.outcome = "no-reply:not-about-campaign"  # no backscatter to spam
+        return
+    answered_today = repo.receipts_since(session=session, address=envelope.from_addr,
+                                         since=now - timedelta(days=1))
+    if answered_today >= settings.limits.receipts_per_sender_per_day:
+        # A flood, or a forged sender using us to mail a stranger: stop answering today.
+        message.outcome = "no-reply:rate-limited"
+        logger.warning("receipt.rate_limited from={}", envelope.from_addr)
+        return
+    session.flush()
+    done = repo.current_forms(session=session, unit_id=unit.id) if unit and unit.id else set()
+    notes = []
+    if parsed.links and not forms:
+        notes.append(LINK_NOTE)
+    if unit is not None and message.sender_matches_unit is False:
+        notes.append(f"本邮件地址不在“{unit.name}”的登记邮箱中，已按表中“填报单位”归入该单位。")
+    facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,
+                        unit_text=unit_text, forms=forms, files=parsed.files,
+                        missing={spec.key for spec in FORMS} - done, notes=notes)
+    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
+    mail = compose(kind="receipt",
+                   sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
+                   to=[envelope.from_addr], subject=receipt_subject(facts), body=body,
+                   now=now, in_reply_to=envelope.message_id)
+    queued = enqueue(session, kind="receipt", dedup_key=f"receipt:{message.key}", message=mail,
+                     now=now, unit_id=unit.id if unit else None, message_ref=message.id)
+    message.outcome = "receipt" if queued else "receipt-already-sent"
