@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from tests.servers import (  # noqa: F401
     dovecot_server,
     imap_server,
@@ -9,7 +12,16 @@ from tests.servers import (  # noqa: F401
     smtp_server,
 )
 
+BOT = "qzxjb2008@126.com"
 PASSWORD = "demo-password"  # the embedded servers' password for qzxjb2008@126.com
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[EmbeddedIMAP, EmbeddedSMTP]]:
+    """pymap and aiosmtpd on loopback, both asking for the bot's login, as 126.com does."""
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        yield imap, smtp
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -27,12 +26,6 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     return subprocess.run([FORMBOT, *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=120, check=False)
 
-
-@pytest.fixture
-def servers() -> Iterator[tuple[EmbeddedIMAP, EmbeddedSMTP]]:
-    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
-            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
-        yield imap, smtp
 
 
 def test_poll_status_export_as_the_admin_runs_them(

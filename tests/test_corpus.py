@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,8 @@ from sqlmodel import Session, select
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from store.models import ActivityRow, Message, Submission, Unit, VolunteerTeamRow
-from tests.conftest import PASSWORD
-from tests.fixtures.corpus import BOT, CASES, Case
+from tests.fixtures.corpus import CASES, Case
 from tests.helpers import Bot, body_of, parse_sent, write_config
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[EmbeddedIMAP, EmbeddedSMTP]]:
-    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
-            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
-        yield imap, smtp
 
 
 def _rows(session: Session, table: type, form: str) -> list[object]:

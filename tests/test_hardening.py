@@ -6,7 +6,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,12 +33,6 @@ def count(bot: Bot, table: type) -> int:
     with Session(bot.engine) as session:
         return session.exec(select(func.count()).select_from(table)).one()
 
-
-@pytest.fixture
-def servers() -> Iterator[tuple[EmbeddedIMAP, EmbeddedSMTP]]:
-    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
-            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
-        yield imap, smtp
 
 
 @pytest.fixture

@@ -33,12 +33,6 @@ def submission(sender: str = "dhjd_gh@example.cn", n: int = 0) -> bytes:
                       message_id=f"<w{n}@example.cn>")
 
 
-@pytest.fixture
-def servers() -> Iterator[tuple[EmbeddedIMAP, EmbeddedSMTP]]:
-    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
-            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
-        yield imap, smtp
-
 
 @pytest.fixture
 def warnings() -> Iterator[list[str]]:
