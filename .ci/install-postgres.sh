@@ -52,18 +52,24 @@ if [[ $cluster_port != "$port" ]]; then
     echo "install-postgres.sh: cluster $version/main listens on $cluster_port, not $port" >&2
     port=$cluster_port
 fi
-status=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}')
-if [[ $status != online ]]; then
-    # A test cluster holds nothing worth an fsync, and the tests create many databases.
-    # (conf.d is included by Debian's postgresql.conf; a file of ours stays idempotent.)
-    cat >"/etc/postgresql/$version/main/conf.d/formbot-ci.conf" <<'CONF'
-listen_addresses = '127.0.0.1'
+# A test cluster holds nothing worth an fsync, and the tests create many databases.
+# conf.d is included by Debian's postgresql.conf, so a file of ours keeps this idempotent.
+conf="/etc/postgresql/$version/main/conf.d/formbot-ci.conf"
+wanted="listen_addresses = '127.0.0.1'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-max_connections = 300
-CONF
+max_connections = 300"
+changed=no
+if [[ ! -f $conf || $(cat "$conf") != "$wanted" ]]; then
+    printf '%s\n' "$wanted" >"$conf"
+    changed=yes
+fi
+status=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}')
+if [[ $status != online ]]; then
     pg_ctlcluster "$version" main start
+elif [[ $changed == yes ]]; then
+    pg_ctlcluster "$version" main restart
 fi
 
 # Wait until it accepts connections (start returns once the postmaster is up; be safe).

@@ -87,3 +87,26 @@ def test_a_campaign_of_reminders(campaign: tuple[Bot, EmbeddedIMAP, EmbeddedSMTP
     assert overdue == ["殷行街道总工会", "控江路街道总工会"]
     assert "已过" in body_of(parse_sent(smtp.messages[-1][2]))
     assert remind(bot, at(20))[0] == []
+
+
+def test_remind_command_with_an_injected_clock(
+    tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
+) -> None:
+    from tests.test_cli import run
+
+    imap, smtp = servers
+    config = write_config(tmp_path, imap, smtp)
+    early = run("remind", "--config", str(config), "--now", "2018-06-01T09:00:00+08:00",
+                cwd=tmp_path)
+    assert early.returncode == 0 and "没有到期的催报节点" in early.stdout
+    due = run("remind", "--config", str(config), "--now", "2018-06-08T09:30:00+08:00",
+              cwd=tmp_path)
+    assert due.returncode == 0, due.stderr
+    assert "截止前7天" in due.stdout and "本次催报 3 个单位" in due.stdout
+    assert "区教育工会" in due.stdout  # no address: listed, not skipped silently
+    again = run("remind", "--config", str(config), "--now", "2018-06-08T18:00:00+08:00",
+                cwd=tmp_path)
+    assert "本次催报 0 个单位" in again.stdout and "此前已催报 3 个" in again.stdout
+    assert len(smtp.wait_for(3)) == 3
+    bad = run("remind", "--config", str(config), "--now", "next tuesday", cwd=tmp_path)
+    assert bad.returncode == 1 and "ISO-8601" in bad.stderr
