@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench dovecot-test slow-test clean
+.PHONY: demo test lint bench dovecot-test slow-test browser-test clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,10 +16,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -m "not dovecot and not slow"
+	$(BIN)/pytest -q -m "not dovecot and not slow and not browser"
 
 dovecot-test: $(STAMP)
 	$(BIN)/pytest -q -m dovecot
+
+browser-test: $(STAMP)
+	$(BIN)/pytest -q -m browser
 
 slow-test: $(STAMP)
 	$(BIN)/pytest -q -s -m slow

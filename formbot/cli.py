@@ -290,12 +290,39 @@ def doctor(config_path: str | None) -> None:
 @click.option("--config", "config_path", default=None, hidden=True)
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="演示数据放在哪里（默认：临时目录）")
+@click.option("--serve", "serve_after", is_flag=True,
+              help="演示完成后启动管理后台（网页），在演示数据上试用")
+@click.option("--port", default=8000, show_default=True, help="--serve 时管理后台的端口")
 @_friendly
-def demo(config_path: str | None, work_dir: Path | None) -> None:
+def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port: int) -> None:
     """不需要配置：启动内置的收发信服务器，放入示例邮件，跑一遍完整流程。"""
     from .demo import run_demo
 
+    if serve_after and work_dir is None:
+        import tempfile
+
+        work_dir = Path(tempfile.mkdtemp(prefix="formbot-demo-"))  # the console reads it after
     run_demo(work_dir=work_dir, export_path=Path("demo-export.xlsx"))
+    if serve_after:
+        from .web.serve import serve_demo
+
+        serve_demo(work_dir, host="127.0.0.1", port=port, echo=click.echo)  # type: ignore[arg-type]
+
+
+@main.command()
+@_config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="监听地址；默认只允许本机访问")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="端口")
+@_friendly
+def serve(config_path: str | None, host: str, port: int) -> None:
+    """管理后台（网页）：进度、单位详情、认领邮件、重试、搜索、下载汇总表。
+    登录密码放在环境变量 FORMBOT_ADMIN_PASSWORD 中。"""
+    from .web.serve import serve as serve_console
+
+    settings, engine = _context(config_path)
+    serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,14 @@ from pydantic import (
 )
 
 from parsers.errors import FormbotError
+from parsers.limits import (
+    DEFAULT_ATTACHMENT_MB,
+    DEFAULT_MESSAGE_MB,
+    DEFAULT_PARSE_SECONDS,
+    DEFAULT_PARTS,
+    DEFAULT_UNPACKED_MB,
+    HARD_MAX_PARTS,
+)
 
 DEFAULT_PATH = "config.yaml"
 
@@ -96,9 +104,21 @@ class UnitSettings(_Strict):
 
 
 class LimitSettings(_Strict):
-    """Safety limits; the defaults suit a union mailbox and rarely need changing."""
+    """Safety limits; the defaults suit a union mailbox and rarely need changing.
+
+    A mail over `max_message_mb` is kept raw and recorded but not opened, and its sender
+    is told; a file over `max_attachment_mb`, or one that unpacks (zip, .docx/.xlsx) to
+    more than `max_unpacked_mb`, is named in the receipt as not read. A mail that takes
+    longer than `parse_seconds` to read is stopped and recorded as failed (retried on
+    the next polls, then shown in `formbot status`).
+    """
 
     receipts_per_sender_per_day: int = Field(default=20, ge=1, le=10000)
+    max_message_mb: float = Field(default=DEFAULT_MESSAGE_MB, gt=0, le=1024)
+    max_attachment_mb: float = Field(default=DEFAULT_ATTACHMENT_MB, gt=0, le=1024)
+    max_unpacked_mb: float = Field(default=DEFAULT_UNPACKED_MB, gt=0, le=1024)
+    max_parts: int = Field(default=DEFAULT_PARTS, ge=10, le=HARD_MAX_PARTS)
+    parse_seconds: float = Field(default=DEFAULT_PARSE_SECONDS, ge=1, le=3600)
 
 
 class ScheduleSettings(_Strict):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
+from pathlib import Path
 
 from loguru import logger
 from sqlalchemy import Engine
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ingest.imap import ImapTarget, Mailbox
-from ingest.rawstore import keep_raw, read_raw
+from ingest.rawstore import KeptRaw, read_header_block, read_raw
 from notifier.outbox import DrainReport, SmtpTarget, drain
 from parsers.errors import FormbotError
 from store import repo
@@ -29,7 +30,7 @@ from store.crashpoints import crashpoint
 from store.leases import held
 from store.models import MailboxCopy, Message
 
-from .config import Settings
+from .config import MailboxSettings, Settings
 from .converters import LazyConverter
 from .reading import Parsed, Readers
 from .registry import sync_registry
@@ -38,6 +39,9 @@ from .storing import StoreContext, store_message
 Progress = Callable[[int, int], None]
 # Longer than any poll; a crashed poller's lease expires after it.
 POLL_LEASE = timedelta(minutes=30)
+# Raw mail handed to the readers at once, at most (a batch of 50 form mails is ~4 MB);
+# a larger mail is read on its own.
+READ_BUDGET = 16 * 1024 * 1024
 
 
 @dataclass
@@ -54,8 +58,18 @@ class PollReport:
     busy: bool = False                              # another poll was already running
 
 
-def imap_target(settings: Settings) -> ImapTarget:
-    box = settings.mailbox
+def mailboxes(settings: Settings) -> list[MailboxSettings]:
+    """Every mailbox this config polls: the contract's `mailbox:` first, then the optional
+    `mailboxes:` list (a config without that key has just the one)."""
+    return [settings.mailbox, *(getattr(settings, "mailboxes", None) or ())]
+
+
+def poll_lease(box: MailboxSettings) -> str:
+    return f"poll:{box.username}@{box.host}/{box.folder}"
+
+
+def imap_target(settings: Settings, box: MailboxSettings | None = None) -> ImapTarget:
+    box = box or settings.mailbox
     return ImapTarget(host=box.host, port=box.port, security=box.security,
                       username=box.username, password=box.password(), folder=box.folder,
                       timeout=box.timeout)
@@ -67,8 +81,10 @@ def smtp_target(settings: Settings) -> SmtpTarget:
                       username=smtp.username, password=smtp.password(), timeout=smtp.timeout)
 
 
-def _message_key(raw: bytes, sha: str) -> tuple[str, str | None]:
-    headers = BytesHeaderParser().parsebytes(raw)
+def _message_key(path: str | Path, sha: str) -> tuple[str, str | None]:
+    # The header block only: parsing a whole 27 MB mail just for its Message-ID would cost
+    # the email package ~200 MB (text, then a UCS-4 buffer, then its lines).
+    headers = BytesHeaderParser().parsebytes(read_header_block(path))
     message_id = str(headers.get("Message-ID", "") or "").strip() or None
     return (message_id or f"sha256:{sha}"), message_id
 
@@ -76,6 +92,22 @@ def _message_key(raw: bytes, sha: str) -> tuple[str, str | None]:
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _reading_groups(messages: Sequence[Message], count: int,
+                    budget: int = READ_BUDGET) -> Iterator[list[Message]]:
+    """Consecutive messages to read together: at most `count`, at most `budget` bytes of
+    raw mail between them, a larger mail alone. Storing stays in their order."""
+    group: list[Message] = []
+    size = 0
+    for message in messages:
+        if group and (len(group) >= count or size + message.size > budget):
+            yield group
+            group, size = [], 0
+        group.append(message)
+        size += message.size
+    if group:
+        yield group
 
 
 Stop = Callable[[], bool]
@@ -94,25 +126,31 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
     """
     report = PollReport()
     sync_registry(settings, engine=engine)
-    box = settings.mailbox
-    # One poller per mailbox folder, across processes and machines sharing the database.
-    with held(engine, f"poll:{box.username}@{box.host}/{box.folder}", ttl=POLL_LEASE) as mine:
-        if not mine:
-            report.busy = True
-            logger.info("poll.skipped reason=another poll holds the lease")
-        else:
-            with LazyConverter() as converter:
-                readers = Readers(converter)
-                context = StoreContext(settings)
-                try:
+    with LazyConverter() as converter:
+        readers = Readers(converter)
+        context = StoreContext(settings)
+        try:
+            for box in mailboxes(settings):
+                if should_stop():
+                    break
+                # One poller per mailbox folder, across processes and machines sharing the
+                # database; a busy one is skipped, the others still polled.
+                with held(engine, poll_lease(box), ttl=POLL_LEASE) as mine:
+                    if not mine:
+                        report.busy = True
+                        logger.info("poll.skipped mailbox={} reason=another poll holds the "
+                                    "lease", poll_lease(box))
+                        continue
                     ingest_new(settings, engine=engine, now=now, report=report,
                                progress=progress, should_stop=should_stop, readers=readers,
-                               context=context)
-                    if not should_stop():
-                        retry_failed(settings, engine=engine, now=now, report=report,
-                                     should_stop=should_stop, readers=readers, context=context)
-                finally:
-                    readers.close()
+                               context=context, mailbox=box)
+            # Retries wait while another poll runs: it may be storing the very mail that
+            # looks "new" here (claim_pending would keep it once-only; this saves the read).
+            if not should_stop() and not report.busy:
+                retry_failed(settings, engine=engine, now=now, report=report,
+                             should_stop=should_stop, readers=readers, context=context)
+        finally:
+            readers.close()
     report.delivery = drain(engine, smtp_target(settings), now=now,
                             sender=settings.smtp.from_address)
     return report
@@ -120,8 +158,9 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
 
 def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
                readers: Readers, context: StoreContext, progress: Progress | None = None,
-               should_stop: Stop = _never) -> None:
-    target = imap_target(settings)
+               should_stop: Stop = _never, mailbox: MailboxSettings | None = None) -> None:
+    mailbox = mailbox or settings.mailbox
+    target = imap_target(settings, mailbox)
     account, folder = target.account, target.folder
     with Mailbox(target) as box, Session(engine) as session:
         state = repo.folder_state(session=session, account=account, folder=folder)
@@ -141,29 +180,27 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
             repo.save_folder_state(session=session, account=account, folder=folder,
                                    uidvalidity=box.uidvalidity, last_uid=0)
             session.commit()
-        for batch in _chunks(uids, settings.mailbox.batch_size):
+        for batch in _chunks(uids, mailbox.batch_size):
             to_fetch = list(batch)
             if rescan and state is not None:
                 to_fetch = _skip_known(session, box, batch, report, account=account, folder=folder)
             # Every mail of the batch is kept and recorded first; reading then runs on all
             # cores, and storing follows in UID order. A stop leaves recorded mail "new",
             # which the next poll reads from disk.
-            fresh: list[tuple[Message, bytes]] = []
-            for uid, raw in box.fetch_raw(to_fetch):
+            fresh: list[Message] = []
+            # Each body goes to the raw store as it streams in (no whole mail in memory).
+            for uid, kept in box.fetch_to_disk(to_fetch, settings.data_dir):
                 report.fetched += 1
-                message, is_new = _record(session, settings, raw, now=now, account=account,
+                message, is_new = _record(session, kept, now=now, account=account,
                                           folder=folder, uidvalidity=box.uidvalidity, uid=uid)
                 if is_new:
                     report.new += 1
-                    fresh.append((message, raw))
+                    fresh.append(message)
                 else:
                     report.duplicates += 1
             last_done = max(batch)
-            results = readers.read_all([raw for _, raw in fresh])
-            for (message, _), parsed in zip(fresh, results, strict=True):
-                _store_safely(session, context, message, parsed, now=now, report=report)
-                if should_stop():
-                    break
+            _read_and_store(session, context, readers, fresh, now=now, report=report,
+                            should_stop=should_stop)
             repo.save_folder_state(session=session, account=account, folder=folder,
                                    uidvalidity=box.uidvalidity, last_uid=last_done)
             session.commit()
@@ -172,7 +209,7 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
                 progress(sum(1 for u in uids if u <= last_done), len(uids))
             if should_stop():
                 break
-        _mark_handled(session, box, settings, account=account, folder=folder)
+        _mark_handled(session, box, mailbox, account=account, folder=folder)
 
 
 def _skip_known(session: Session, box: Mailbox, batch: Sequence[int], report: PollReport, *,
@@ -193,18 +230,18 @@ def _skip_known(session: Session, box: Mailbox, batch: Sequence[int], report: Po
     return to_fetch
 
 
-def _record(session: Session, settings: Settings, raw: bytes, *, now: datetime, account: str,
-            folder: str, uidvalidity: int, uid: int) -> tuple[Message, bool]:
-    """Keep the raw bytes, then record the message (once per key). Committed on return."""
-    path, sha = keep_raw(settings.data_dir, raw)
+def _record(session: Session, kept: KeptRaw, *, now: datetime, account: str, folder: str,
+            uidvalidity: int, uid: int) -> tuple[Message, bool]:
+    """Record the message kept on disk (once per key). Committed on return."""
     crashpoint("raw-kept")
-    key, message_id = _message_key(raw, sha)
+    path, sha = kept.path, kept.sha256
+    key, message_id = _message_key(path, sha)
     message = repo.message_by_key(session=session, key=key)
     fresh = message is None
     try:
         if message is None:
             message = Message(key=key, message_id=message_id, sha256=sha, raw_path=str(path),
-                              size=len(raw), received_at=now)
+                              size=kept.size, received_at=now)
             session.add(message)
             session.flush()
         repo.add_copy(session=session, message=message, account=account, folder=folder,
@@ -219,7 +256,7 @@ def _record(session: Session, settings: Settings, raw: bytes, *, now: datetime, 
     return message, fresh
 
 
-def _mark_handled(session: Session, box: Mailbox, settings: Settings, *, account: str,
+def _mark_handled(session: Session, box: Mailbox, mailbox: MailboxSettings, *, account: str,
                   folder: str) -> None:
     """Flag or move every copy whose message is done, including ones retried from disk."""
     uids = list(session.exec(
@@ -231,7 +268,7 @@ def _mark_handled(session: Session, box: Mailbox, settings: Settings, *, account
     ))
     if not uids:
         return
-    box.mark_handled(uids, settings.mailbox.processed_folder)
+    box.mark_handled(uids, mailbox.processed_folder)
     crashpoint("marked-on-server")
     repo.mark_copies_handled(session=session, account=account, folder=folder,
                              uidvalidity=box.uidvalidity, uids=uids)
@@ -251,12 +288,16 @@ def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: P
 
 def _read_and_store(session: Session, context: StoreContext, readers: Readers,
                     messages: Sequence[Message], *, now: datetime, report: PollReport,
-                    should_stop: Stop = _never, progress: Progress | None = None) -> None:
-    for start in range(0, len(messages), context.settings.mailbox.batch_size):
-        chunk = messages[start:start + context.settings.mailbox.batch_size]
-        results = readers.read_all([read_raw(m.raw_path) for m in chunk])
-        for done, (message, parsed) in enumerate(zip(chunk, results, strict=True), start + 1):
-            _store_safely(session, context, message, parsed, now=now, report=report)
+                    should_stop: Stop = _never, progress: Progress | None = None,
+                    pending_only: bool = True) -> None:
+    done = 0
+    for group in _reading_groups(messages, context.settings.mailbox.batch_size):
+        # One group's raw mail at a time (READ_BUDGET), never a whole backlog's.
+        results = readers.read_all([read_raw(m.raw_path) for m in group])
+        for message, parsed in zip(group, results, strict=True):
+            _store_safely(session, context, message, parsed, now=now, report=report,
+                          pending_only=pending_only)
+            done += 1
             if progress:
                 progress(done, len(messages))
             if should_stop():
@@ -264,10 +305,21 @@ def _read_and_store(session: Session, context: StoreContext, readers: Readers,
 
 
 def _store_safely(session: Session, context: StoreContext, message: Message,
-                  parsed: Parsed | Exception, *, now: datetime, report: PollReport) -> None:
-    """The per-message boundary: an error is recorded on the message, never raised."""
+                  parsed: Parsed | Exception, *, now: datetime, report: PollReport,
+                  pending_only: bool = True) -> None:
+    """The per-message boundary: an error is recorded on the message, never raised.
+
+    With `pending_only` (polls), the message is claimed first: its row is locked for this
+    transaction only if it still waits to be stored. Another worker that stored it
+    meanwhile (another mailbox's poll retrying it, a second machine) makes this a no-op,
+    so no mail is stored twice even where the poll leases do not serialise the workers."""
     message_db_id = message.id
     report.tried.add(message_db_id)  # type: ignore[arg-type]
+    if pending_only and not repo.claim_pending(session=session, message_id=message_db_id):  # type: ignore[arg-type]
+        session.rollback()
+        report.duplicates += 1
+        logger.info("message.skipped id={} reason=stored by another worker", message_db_id)
+        return
     try:
         if isinstance(parsed, Exception):
             raise parsed
@@ -280,6 +332,9 @@ def _store_safely(session: Session, context: StoreContext, message: Message,
                     message.outcome)
     except Exception as exc:  # the boundary: any bug in one mail must not stop the others
         session.rollback()
+        if pending_only and not repo.claim_pending(session=session, message_id=message_db_id):  # type: ignore[arg-type]
+            session.rollback()  # stored by another worker meanwhile: theirs stands
+            return
         failed = session.get(Message, message_db_id)
         assert failed is not None
         failed.attempts += 1
@@ -309,7 +364,7 @@ def reprocess(settings: Settings, *, engine: Engine, now: datetime,
             messages = [session.get(Message, i) for i in ids]
             _read_and_store(session, StoreContext(settings), readers,
                             [m for m in messages if m is not None], now=now, report=report,
-                            progress=progress)
+                            progress=progress, pending_only=False)
         finally:
             readers.close()
     report.delivery = drain(engine, smtp_target(settings), now=now,

@@ -1,5 +1,14 @@
 """Reading one kept mail: envelope, files, forms. No database, so it can run in a worker
-process; a backlog is read on every core while storing stays in order in the main one."""
+process; a backlog is read on every core while storing stays in order in the main one.
+
+Limits (config.yaml `limits:`) reach the parsers as one `ReadLimits`. Cheap guards run
+everywhere: sizes and part counts before parsing, unpacked bytes per attachment. Time
+is bounded by isolation: a mail is read in a worker process, killed after
+`parse_seconds`, when it is part of a backlog, when its raw size is large, or when
+reading it in the poller turns out to be expensive (`NeedsIsolation`: more unpacked
+bytes or more attachments than a form mail has). A small ordinary mail is read in the
+poller, as before, without paying for a process.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +17,42 @@ import ctypes.util
 import dataclasses
 import multiprocessing
 import os
+import resource
 import signal
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from loguru import logger
 
+from parsers.body import html_lines, text_lines
+from parsers.errors import ParseError
 from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
-from parsers.forms import EMPTY_FORM, FormData
+from parsers.forms import EMPTY_FORM, FormData, read_forms
+from parsers.limits import MB, Budget, Meter, NeedsIsolation, ReadLimits, megabytes
 from parsers.links import large_attachment_links
-from parsers.mail import Envelope, parse_mail
+from parsers.mail import Envelope, header_envelope, parse_mail, structure_problem
+
+from .config import LimitSettings
 
 # Below this many mails a pool costs more to start than it saves.
 PARALLEL_MIN = 8
+# A mail is read in the poller's own process only while it stays this cheap; past it,
+# in a worker under the time limit. A form mail is ~50 KB with one or two attachments.
+ISOLATE_RAW = 1 * MB
+ISOLATE_UNPACKED = 4 * MB
+ISOLATE_ATTACHMENTS = 20
+# Address space of a worker: imports take ~0.5 GB, a 60 MB mail a few hundred MB more.
+WORKER_MEMORY = 3 * 1024 * MB
+
+MESSAGE_NAME = "（整封邮件）"
+BODY_NAME = "邮件正文"
+TIMED_OUT = ("解析超时：超过 {seconds:g} 秒仍未读完，已停止读取（可能是过大或损坏的附件）；"
+             "下次轮询会再试，仍失败请人工查看")
+WORKER_DIED = "解析进程意外退出（可能是损坏的附件耗尽了内存），下次轮询会再试，仍失败请人工查看"
 
 
 @dataclass
@@ -37,8 +68,23 @@ class Parsed:
         return any(f.pending_conversion for f in self.files)
 
 
-def _read_attachments(envelope: Envelope,
-                      converter: LegacyConverter | None) -> list[FileResult]:
+def read_limits(limits: LimitSettings | ReadLimits | None) -> ReadLimits:
+    """config.yaml's `limits:` (megabytes, seconds) as the parsers take them (bytes)."""
+    if limits is None:
+        return ReadLimits()
+    if isinstance(limits, ReadLimits):
+        return limits
+    return ReadLimits(
+        max_message_bytes=int(limits.max_message_mb * MB),
+        max_attachment_bytes=int(limits.max_attachment_mb * MB),
+        max_unpacked_bytes=int(limits.max_unpacked_mb * MB),
+        max_parts=limits.max_parts,
+        parse_seconds=limits.parse_seconds,
+    )
+
+
+def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
+                      limits: ReadLimits, meter: Meter | None) -> list[FileResult]:
     results: list[FileResult] = []
     seen: set[str] = set()
     for attachment in envelope.attachments:
@@ -49,7 +95,11 @@ def _read_attachments(envelope: Envelope,
                 and sniff(attachment.data) == "image":
             continue  # a logo in a signature is not a submission
         try:
-            found = read_attachment(attachment.name, attachment.data, converter=converter)
+            found = read_attachment(attachment.name, attachment.data, converter=converter,
+                                    limits=limits,
+                                    budget=Budget(limits.max_unpacked_bytes, meter))
+        except NeedsIsolation:
+            raise
         except Exception as exc:  # one unreadable file must not lose the others
             logger.exception("file.unreadable name={}", attachment.name)
             found = [FileResult(attachment.name, "unknown",
@@ -58,6 +108,17 @@ def _read_attachments(envelope: Envelope,
             result.sha256, result.size = attachment.sha256, len(attachment.data)
         results += found
     return results
+
+
+def _body_forms(envelope: Envelope) -> FileResult | None:
+    """A form pasted into the mail instead of attached (an HTML table, or tab-separated
+    lines), read like a file; only when no attachment held a form, so a body quoting
+    the attached table does not count its rows twice."""
+    lines = html_lines(envelope.html) or text_lines(envelope.text)
+    forms = read_forms(lines) if lines else []
+    if not forms:
+        return None
+    return FileResult(BODY_NAME, "body", forms=forms)
 
 
 def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]]:
@@ -84,74 +145,172 @@ def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]
     return merged
 
 
-def read_message(raw: bytes, converter: LegacyConverter | None = None) -> Parsed:
-    envelope = parse_mail(raw)
-    files = _read_attachments(envelope, converter)
+def read_message(raw: bytes, converter: LegacyConverter | None = None,
+                 limits: ReadLimits | None = None, *, cheap: bool = False) -> Parsed:
+    """Everything one mail carries. With `cheap`, raises NeedsIsolation as soon as the
+    mail proves more work than an ordinary form mail (the caller reads it in a worker)."""
+    limits = limits or ReadLimits()
+    problem = structure_problem(raw, limits)
+    # parse_mail is called with the raw bytes only (tests replace it by a one-argument
+    # stand-in); the configured limits were applied just above.
+    envelope = header_envelope(raw, problem) if problem else parse_mail(raw)
+    if cheap and len(envelope.attachments) > ISOLATE_ATTACHMENTS:
+        raise NeedsIsolation
+    meter = Meter(ISOLATE_UNPACKED) if cheap else None
+    files = [FileResult(MESSAGE_NAME, "message", problem=p) for p in envelope.problems]
+    for attachment in envelope.attachments:
+        if len(attachment.data) > limits.max_attachment_bytes:
+            files.append(FileResult(
+                attachment.name, "unknown", sha256=attachment.sha256, size=len(attachment.data),
+                problem=f"附件过大（{megabytes(len(attachment.data))}，上限 "
+                        f"{megabytes(limits.max_attachment_bytes)}），未读取；请只发送填好的表格"))
+    small = tuple(a for a in envelope.attachments
+                  if len(a.data) <= limits.max_attachment_bytes)
+    files += _read_attachments(dataclasses.replace(envelope, attachments=small), converter,
+                               limits, meter)
+    if not any(f.forms for f in files):
+        body = _body_forms(envelope)
+        if body is not None:
+            files.append(body)
     return Parsed(
         envelope=dataclasses.replace(envelope, attachments=()),
-        attachment_count=len(envelope.attachments),
+        # A mail that was not opened still came with something: answer it.
+        attachment_count=len(envelope.attachments) or len(envelope.problems),
         files=files,
         forms=merge_forms(files),
         links=large_attachment_links(envelope.text + "\n" + envelope.html),
     )
 
 
-def _die_with_parent() -> None:
+def _start_worker(memory: int) -> None:
     """Linux: a worker is killed when the poller that started it dies, so a poller killed
-    with -9 leaves no readers behind."""
+    with -9 leaves no readers behind; and its address space is capped, so a file that
+    would take all memory raises MemoryError there instead."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass  # elsewhere the pool's own shutdown has to do
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    except (ValueError, OSError):
+        pass
 
 
-def _read_in_worker(raw: bytes) -> Parsed:
+def _read_in_worker(raw: bytes, limits: ReadLimits) -> Parsed:
     # No LibreOffice in the workers: a legacy file comes back marked, and the main
     # process reads that mail again with its one warm converter.
-    return read_message(raw, converter=None)
+    return read_message(raw, converter=None, limits=limits)
+
+
+Worker = Callable[[bytes, ReadLimits], Parsed]
 
 
 class Readers:
-    """Reads mail in worker processes when there are enough of them to pay off."""
+    """Reads mail in worker processes when there are enough of them to pay off, or when
+    one of them needs the time limit; the rest in this process."""
 
-    def __init__(self, converter: LegacyConverter | None) -> None:
+    def __init__(self, converter: LegacyConverter | None,
+                 limits: LimitSettings | ReadLimits | None = None, *,
+                 worker: Worker | None = None) -> None:
         self.converter = converter
+        self.limits = read_limits(limits)
+        self._worker = worker or _read_in_worker
         self._pool: ProcessPoolExecutor | None = None
+        self._generation = 0     # bumped whenever the pool is killed
 
     def read_all(self, raws: Sequence[bytes]) -> Iterator[Future[Parsed] | Parsed | Exception]:
         """One result per raw mail, in order: parsed, or the exception reading it raised."""
-        if len(raws) < PARALLEL_MIN or (os.cpu_count() or 1) < 2:
-            for raw in raws:
-                yield self._read_here(raw)
-            return
-        pool = self._start()
-        futures = [pool.submit(_read_in_worker, raw) for raw in raws]
-        for raw, future in zip(raws, futures, strict=True):
-            try:
-                parsed = future.result()
-            except Exception as exc:  # reported per mail by the caller's boundary
-                yield exc
-                continue
-            yield self._read_here(raw) if parsed.needs_conversion else parsed
+        parallel = len(raws) >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2
+        futures: dict[int, tuple[Future[Parsed], int]] = {}
+        for index, raw in enumerate(raws):
+            big = ISOLATE_RAW < len(raw) <= self.limits.max_message_bytes
+            if parallel or big:
+                futures[index] = self._submit(raw)
+        for index, raw in enumerate(raws):
+            if index not in futures:
+                result = self._read_here(raw, cheap=True)
+                if not isinstance(result, NeedsIsolation):
+                    yield result
+                    continue
+                logger.info("read.isolated size={}", len(raw))
+                futures[index] = self._submit(raw)
+            yield self._wait(raw, futures, index)
 
-    def _read_here(self, raw: bytes) -> Parsed | Exception:
+    def _read_here(self, raw: bytes, *, cheap: bool = False) -> Parsed | Exception:
         try:
-            return read_message(raw, self.converter)
-        except Exception as exc:
+            return read_message(raw, self.converter, self.limits, cheap=cheap)
+        except Exception as exc:  # NeedsIsolation included: the caller decides
             return exc
+
+    def _submit(self, raw: bytes) -> tuple[Future[Parsed], int]:
+        try:
+            try:
+                return self._start().submit(self._worker, raw, self.limits), self._generation
+            except BrokenProcessPool:  # a worker died since: a fresh pool for this mail
+                self._kill()
+                return self._start().submit(self._worker, raw, self.limits), self._generation
+        except Exception as exc:  # no process could be started: this mail fails, recorded
+            logger.error("read.pool_unavailable error={}", exc)
+            failed: Future[Parsed] = Future()
+            failed.set_exception(ParseError(f"无法启动解析进程（{type(exc).__name__}），"
+                                            "下次轮询会再试"))
+            return failed, self._generation
+
+    def _wait(self, raw: bytes, futures: dict[int, tuple[Future[Parsed], int]],
+              index: int) -> Parsed | Exception:
+        seconds = self.limits.parse_seconds
+        while True:
+            future, generation = futures[index]
+            started = time.monotonic()
+            try:
+                parsed = future.result(timeout=seconds)
+            except FutureTimeout:
+                logger.error("read.timeout seconds={} size={}", seconds, len(raw))
+                self._kill()
+                return ParseError(TIMED_OUT.format(seconds=seconds))
+            except (BrokenProcessPool, CancelledError):
+                if generation != self._generation:
+                    futures[index] = self._submit(raw)  # lost with a pool killed for another
+                    continue
+                logger.error("read.worker_died size={} after={:.1f}s", len(raw),
+                             time.monotonic() - started)
+                self._kill()
+                return ParseError(WORKER_DIED)
+            except Exception as exc:  # reported per mail by the caller's boundary
+                return exc
+            if parsed.needs_conversion:
+                return self._read_here(raw)
+            return parsed
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn: the poller has threads (IMAP IDLE, the scheduler, embedded servers in
             # the demo), and forking a threaded process can deadlock. Workers are then our
-            # own children, so _die_with_parent covers a poller killed with -9.
+            # own children, so _start_worker covers a poller killed with -9.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context,
-                                             initializer=_die_with_parent)
+                                             initializer=_start_worker,
+                                             initargs=(WORKER_MEMORY,))
         return self._pool
 
-    def close(self) -> None:
+    def _kill(self) -> None:
+        """End the pool now: its workers are killed, not waited for (one may be stuck)."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._generation += 1
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values())  # no public handle
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=5)
+
+    def close(self) -> None:
+        # Every result that matters has been taken; a worker still busy (a poll told to
+        # stop mid-batch) is killed rather than waited for.
+        self._kill()

@@ -23,6 +23,8 @@ from .config import Settings
 from .reading import Parsed
 from .receipts import build_facts
 
+ADMIN = "admin"            # match_method of a mail the admin filed under a unit
+DISMISSED = "dismissed"    # outcome of a mail the admin set aside
 _CAMPAIGN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
 LINK_NOTE = ("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
              "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
@@ -68,11 +70,16 @@ def store_message(session: Session, context: StoreContext, message: Message, par
             forms=",".join(f.spec.key for f in result.forms), problem=result.problem))
 
     unit_text = next((f.unit_text for f, _ in forms.values() if f.unit_text), None)
-    match: Match | None = identify(envelope.from_addr, unit_text, context.units(session))
-    unit = session.get(Unit, match.unit.id) if match else None
+    # What the admin decided in the console (assigned to a unit, or dismissed) outlives a
+    # re-read: `formbot reprocess` must not undo a person's decision.
+    decided = message.unit_id if message.match_method == ADMIN else None
+    dismissed = message.outcome == DISMISSED
+    match: Match | None = None if decided else identify(envelope.from_addr, unit_text,
+                                                        context.units(session))
+    unit = session.get(Unit, decided or match.unit.id) if (decided or match) else None  # type: ignore[union-attr]
     message.unit_id = unit.id if unit else None
     message.unit_text = unit_text
-    message.match_method = match.method if match else None
+    message.match_method = ADMIN if decided else (match.method if match else None)
     message.sender_matches_unit = (
         envelope.from_addr in unit.emails if unit and unit.emails else None)
 
@@ -95,6 +102,11 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         touched |= {(unit.id, key) for key in forms}  # type: ignore[misc]
     for unit_id, form_key in touched:
         repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
+    if dismissed:
+        message.status, message.error = "ignored", None
+        message.attempts += 1
+        session.add(message)
+        return
     _answer(session, context.settings, message, parsed, unit, unit_text, now=now)
     message.status, message.error = "processed", None
     message.attempts += 1

@@ -28,7 +28,7 @@ from notifier.outbox import DeliveryError, drain
 from parsers.errors import FormbotError
 
 from . import pipeline
-from .config import Settings
+from .config import MailboxSettings, Settings
 from .digest import queue_digest
 from .registry import sync_registry
 from .remind import queue_reminders
@@ -70,7 +70,7 @@ class Worker:
         self._again = threading.Event()
         self._polled = threading.Condition()
         self._scheduler: BackgroundScheduler | None = None
-        self._idle_thread: threading.Thread | None = None
+        self._idle_threads: list[threading.Thread] = []
         self.heartbeat = Path(settings.data_dir) / "worker.heartbeat"
 
     # -- jobs ------------------------------------------------------------
@@ -145,12 +145,12 @@ class Worker:
         self.heartbeat.write_text(self.clock().isoformat(), encoding="utf-8")
 
     # -- IMAP IDLE -------------------------------------------------------
-    def _watch(self) -> None:
-        """Hold an IDLE session; any new mail triggers a poll at once."""
+    def _watch(self, mailbox: MailboxSettings) -> None:
+        """Hold an IDLE session on one mailbox; any new mail triggers a poll at once."""
         backoff = 1.0
         while not self.stopping.is_set():
             try:
-                with Mailbox(pipeline.imap_target(self.settings)) as box:
+                with Mailbox(pipeline.imap_target(self.settings, mailbox)) as box:
                     if b"IDLE" not in box.capabilities:
                         logger.info("imap.no_idle: timed polls only")
                         return
@@ -197,9 +197,12 @@ class Worker:
         self._scheduler = scheduler
         scheduler.start()
         if idle:
-            self._idle_thread = threading.Thread(target=self._watch, name="imap-idle",
-                                                 daemon=True)
-            self._idle_thread.start()
+            # One IDLE session per mailbox (a config may poll several, `mailboxes:`).
+            for number, mailbox in enumerate(pipeline.mailboxes(self.settings)):
+                thread = threading.Thread(target=self._watch, args=(mailbox,),
+                                          name=f"imap-idle-{number}", daemon=True)
+                thread.start()
+                self._idle_threads.append(thread)
         logger.info("worker.started poll_minutes={} remind_time={}", schedule.poll_minutes,
                     schedule.remind_time)
 
@@ -209,9 +212,9 @@ class Worker:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
-        if self._idle_thread is not None:
-            self._idle_thread.join(timeout=30)
-            self._idle_thread = None
+        for thread in self._idle_threads:
+            thread.join(timeout=30)
+        self._idle_threads = []
         logger.info("worker.stopped polls={}", self.polls)
 
     def run_forever(self) -> None:

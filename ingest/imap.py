@@ -5,24 +5,37 @@ Server quirks worth remembering:
   with the IMAP ID command (RFC 2971) after LOGIN.
 - Some servers omit UIDNEXT from SELECT; then one UID SEARCH tells what is new.
 - `UID SEARCH UID n:*` always returns the highest UID even when it is below n.
+- FETCH items come in any order: UID may follow the BODY[] literal it belongs to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import imaplib
+import itertools
+import re
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.response_parser import parse_fetch_response
 
 from .errors import MailboxError
+from .rawstore import KeptRaw, RawSink, keep_raw
 
 # ASCII only: imaplib sends ID arguments as plain strings.
 CLIENT_ID = {"name": "formbot", "version": "0.1", "vendor": "formbot"}
 HANDLED_KEYWORD = b"$FormbotDone"
+# A message body is copied from the socket to disk this much at a time.
+STREAM_CHUNK = 256 * 1024
+_LITERAL = re.compile(rb"\{(\d+)\}\r?\n\Z")
+_BODY_LITERAL = re.compile(rb"BODY\[\](?:<\d+>)?\s*\{\d+\}\r?\n\Z", re.IGNORECASE)
+_UNTAGGED_FETCH = re.compile(rb"\* (\d+) FETCH (.*)\Z", re.IGNORECASE | re.DOTALL)
+_tags = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -122,16 +135,36 @@ class Mailbox:
         found = self._call(self.client.search, ["UID", f"{after_uid + 1}:*"])
         return sorted(uid for uid in found if uid > after_uid)
 
-    def fetch_raw(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
-        """Raw bytes of each UID, in UID order, without setting \\Seen (BODY.PEEK)."""
+    def fetch_to_disk(self, uids: Sequence[int], data_dir: Path) -> list[tuple[int, KeptRaw]]:
+        """Each UID's raw message written to the raw store as it streams in, in UID order.
+
+        imapclient (like imaplib) reads a FETCH literal whole into memory; a 20 MB attachment
+        is a 27 MB literal, so the command is sent and its response read here instead, the
+        BODY[] literal copied from the socket to disk in chunks. The whole response is read
+        before anything is returned, so the connection is always left between commands.
+        """
         assert self.client is not None
         if not uids:
-            return
-        response = self._call(self.client.fetch, list(uids), [b"BODY.PEEK[]"])
-        for uid in sorted(response):
-            data = response[uid].get(b"BODY[]")
-            if data is not None:
-                yield uid, bytes(data)
+            return []
+        imap = self.client._imap  # imapclient's imaplib connection: plain reads and writes
+        tag = b"FB%d" % next(_tags)  # imaplib's own tags are letters then digits: no clash
+        wanted = ",".join(str(uid) for uid in uids).encode("ascii")
+        kept: dict[int, KeptRaw] = {}
+        try:
+            imap.send(tag + b" UID FETCH " + wanted + b" (BODY.PEEK[])\r\n")
+            while True:
+                line = _readline(imap)
+                if line.startswith(tag + b" "):
+                    status, _, text = line[len(tag) + 1:].partition(b" ")
+                    if status.upper() != b"OK":
+                        raise MailboxError(f"邮箱服务器 {self.target.host} 拒绝取信："
+                                           f"{text.decode('ascii', 'replace').strip()}")
+                    break
+                if line.startswith(b"* "):
+                    kept.update(_untagged_to_disk(imap, line, data_dir))
+        except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"邮箱服务器 {self.target.host} 出错：{_reason(exc)}") from None
+        return sorted(kept.items())
 
     def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, str]:
         """Message-ID per UID, from the headers only: cheap when re-reading a rebuilt folder."""
@@ -177,6 +210,63 @@ class Mailbox:
             return method(*args)
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"邮箱服务器 {self.target.host} 出错：{_reason(exc)}") from None
+
+
+def _readline(imap: imaplib.IMAP4) -> bytes:
+    line = imap.readline()
+    if not line:
+        raise imaplib.IMAP4.abort("连接被服务器关闭")
+    return line
+
+
+def _untagged_to_disk(imap: imaplib.IMAP4, line: bytes,
+                      data_dir: Path) -> dict[int, KeptRaw]:
+    """Read one untagged response (and its literals); a FETCH's BODY[] goes to the raw store.
+
+    The response is handed to imapclient's parser as imaplib would have, with each body
+    replaced by a marker, so the UID is read however the server orders the items."""
+    parts: list[bytes | tuple[bytes, bytes]] = []
+    bodies: dict[bytes, KeptRaw] = {}
+    fetch = _UNTAGGED_FETCH.match(line.rstrip(b"\r\n"))
+    first = True
+    while True:
+        literal = _LITERAL.search(line)
+        text = line.rstrip(b"\r\n")
+        if first and fetch:
+            text = fetch.group(1) + b" " + fetch.group(2)  # imaplib's form: "SEQ (ITEMS..."
+        first = False
+        if literal is None:
+            parts.append(text)
+            break
+        size = int(literal.group(1))
+        if fetch and _BODY_LITERAL.search(line):
+            with RawSink(data_dir) as sink:
+                left = size
+                while left:
+                    chunk = imap.read(min(left, STREAM_CHUNK))
+                    if not chunk:
+                        raise imaplib.IMAP4.abort("连接在传输邮件时中断")
+                    sink.write(chunk)
+                    left -= len(chunk)
+                marker = b"\0formbot-kept-%d" % len(bodies)
+                bodies[marker] = sink.finish()
+            # The parser checks a literal's size: announce the marker's, not the body's.
+            text = text[:text.rindex(b"{")] + b"{%d}" % len(marker)
+            parts.append((text, marker))
+        else:
+            parts.append((text, imap.read(size)))
+        line = _readline(imap)
+    if not fetch:
+        return {}  # EXISTS, EXPUNGE, a flag change…: nothing of ours
+    kept: dict[int, KeptRaw] = {}
+    for uid, items in parse_fetch_response(parts).items():  # type: ignore[arg-type]
+        body = items.get(b"BODY[]")
+        if isinstance(body, bytes) and body in bodies:
+            kept[uid] = bodies[body]
+        elif isinstance(body, bytes):  # sent as a quoted string, not a literal
+            path, sha = keep_raw(data_dir, body)
+            kept[uid] = KeptRaw(path, sha, len(body))
+    return kept
 
 
 def _reason(exc: BaseException) -> str:

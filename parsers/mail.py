@@ -9,7 +9,9 @@ and a forwarded message's files counted once.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
+import email
 import email.utils
 import hashlib
 import re
@@ -17,10 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header
 from email.message import Message
+from email.parser import BytesHeaderParser
 
 import mailparser
 
 from .errors import ParseError
+from .limits import HARD_MAX_PARTS, MAX_NESTING, ReadLimits, megabytes
+from .names import UNNAMED, one_line, safe_name
 
 # Labels Chinese clients put on GBK text; gb18030 is their superset and never fails on them.
 _GB_ALIASES = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
@@ -36,13 +41,22 @@ def decode_words(value: str) -> str:
     if "=?" not in value:
         return value
     out = []
-    for chunk, charset in decode_header(value):
+    try:
+        chunks = decode_header(value)
+    except (ValueError, IndexError, AssertionError, binascii.Error):
+        return value  # a broken encoded word (HeaderParseError is a ValueError): as sent
+    for chunk, charset in chunks:
         if isinstance(chunk, str):
             out.append(chunk)
             continue
+        if charset is None:
+            # Text between encoded words: decode_header handed it over as
+            # raw-unicode-escape bytes of what it was given (already real text).
+            out.append(chunk.decode("raw-unicode-escape", errors="replace"))
+            continue
         try:
             out.append(chunk.decode(_codec(charset)))
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # an unknown or non-text charset, a bad byte
             out.append(chunk.decode("gb18030", errors="replace"))
     return "".join(out).strip()
 
@@ -83,7 +97,7 @@ def _rfc2231(value: tuple[str | None, str | None, str]) -> str:
     if charset:
         try:
             return raw.decode(_codec(charset))
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):
             pass
     return decode_raw_bytes(raw)
 
@@ -137,6 +151,7 @@ class Envelope:
     text: str
     attachments: tuple[Attachment, ...] = field(default=())
     html: str = ""           # the HTML body as sent (links live in its hrefs)
+    problems: tuple[str, ...] = ()   # why the mail itself could not be read (whole or part)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -144,7 +159,7 @@ class Envelope:
 
 def _address(value: str) -> tuple[str, str]:
     name, addr = email.utils.parseaddr(value)
-    return decode_words(name), addr.strip().lower()
+    return one_line(decode_words(name), 200), one_line(addr).lower()
 
 
 def _date(value: str) -> datetime | None:
@@ -152,26 +167,151 @@ def _date(value: str) -> datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return parsed if parsed.tzinfo else None
 
 
-def parse_mail(raw: bytes) -> Envelope:
-    """Parse one message; raises ParseError only when nothing at all can be read."""
-    try:
-        parsed = mailparser.parse_from_bytes(raw)
-    except Exception as exc:
-        raise ParseError(f"邮件无法解析：{exc}") from exc
-    message = parsed.message
-    if message is None:
-        raise ParseError("邮件是空的")
+# --- Structure first: how much work a mail is, from its bytes ---------------------------
 
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
+_DELIMITER = re.compile(rb"^--([^\r\n]{1,204})", re.MULTILINE)
+TOO_LARGE = ("邮件过大（{size}，上限 {limit}），未读取。请只附上填好的表格（Word 或 Excel），"
+             "不要附带照片、视频等大文件；材料较多时可分几封邮件发送")
+TOO_MANY_PARTS = ("邮件包含的部分过多（超过 {limit} 个），未读取。请只附上填好的表格，"
+                  "重新发送一封普通邮件")
+TOO_DEEP = "邮件结构嵌套过深（多次转发或格式异常），未读取。请把表格直接作为附件重新发送"
+UNREADABLE = "邮件格式有误，无法读取其中的内容（{what}）。请重新发送一封普通邮件并附上表格"
+
+
+def structure_problem(raw: bytes, limits: ReadLimits) -> str | None:
+    """Why a mail must not be parsed, judged from its bytes alone: too large, or more
+    MIME parts than allowed. The email package builds an object per part, so a few
+    MB of empty parts would otherwise cost gigabytes."""
+    if len(raw) > limits.max_message_bytes:
+        return TOO_LARGE.format(size=megabytes(len(raw)),
+                                limit=megabytes(limits.max_message_bytes))
+    cap = min(limits.max_parts, HARD_MAX_PARTS)
+    boundaries = {m.group(1) or m.group(2) for m in _BOUNDARY.finditer(raw)}
+    if len(boundaries) > cap:
+        return TOO_MANY_PARTS.format(limit=cap)
+    if not boundaries:
+        return None
+    parts = 0
+    for match in _DELIMITER.finditer(raw):
+        if match.group(1).rstrip() in boundaries:  # a part opens (`--b--` closes, not counted)
+            parts += 1
+            if parts > cap:
+                return TOO_MANY_PARTS.format(limit=cap)
+    return None
+
+
+def _nesting_problem(message: Message, max_parts: int) -> str | None:
+    """Depth and count of the parsed tree, walked without recursion."""
+    stack, count = [(message, 0)], 0
+    while stack:
+        part, depth = stack.pop()
+        count += 1
+        if depth > MAX_NESTING:
+            return TOO_DEEP
+        if count > max_parts:
+            return TOO_MANY_PARTS.format(limit=max_parts)
+        if part.is_multipart():  # get_payload() of a leaf would decode its text
+            stack.extend((p, depth + 1) for p in part.get_payload() if isinstance(p, Message))
+    return None
+
+
+def _headers_only(raw: bytes) -> Message:
+    """Just the header block (for a mail not to be parsed): cheap on any size."""
+    head = raw[:1024 * 1024]
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        end = head.find(separator)
+        if end >= 0:
+            head = head[:end + len(separator)]
+            break
+    return BytesHeaderParser().parsebytes(head)
+
+
+def _envelope(message: Message, *, text: str = "", html: str = "",
+              attachments: tuple[Attachment, ...] = (),
+              problems: tuple[str, ...] = ()) -> Envelope:
     raw_headers: dict[str, str] = {}
     for key, value in message.raw_items():
-        raw_headers.setdefault(key.lower(), header_text(value))
+        raw_headers.setdefault(str(key).lower(), header_text(value))
     headers = {key: decode_words(value) for key, value in raw_headers.items()}
+    # Addresses are split before RFC 2047 decoding: a decoded display name may hold
+    # a comma or brackets (`定海路街道, 王芳`) that would split the address list.
+    from_name, from_addr = _address(raw_headers.get("from", ""))
+    to = tuple(
+        one_line(addr).lower()
+        for _, addr in email.utils.getaddresses(
+            [raw_headers.get("to", ""), raw_headers.get("cc", "")]
+        )
+        if addr
+    )
+    message_id = one_line(headers.get("message-id", "")) or None
+    return Envelope(
+        message_id=message_id,
+        from_addr=from_addr,
+        from_name=from_name,
+        to=to,
+        # One line: a subject goes into the receipt's own Subject header.
+        subject=one_line(headers.get("subject", "")),
+        date=_date(headers.get("date", "")),
+        headers=headers,
+        text=text,
+        attachments=attachments,
+        html=html,
+        problems=problems,
+    )
 
+
+def _decode_base64(payload: str) -> bytes:
+    """Lenient, as mail clients are: a truncated or badly padded part still decodes."""
+    try:
+        return base64.b64decode(payload)
+    except (binascii.Error, ValueError):
+        pass
+    clean = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+    clean = clean[:len(clean) - len(clean) % 4 if len(clean) % 4 == 1 else len(clean)]
+    return base64.b64decode(clean + "=" * (-len(clean) % 4))
+
+
+def parse_mail(raw: bytes, limits: ReadLimits | None = None) -> Envelope:
+    """Parse one message; raises ParseError only when nothing at all can be read.
+
+    A mail too large, with too many parts, nested too deep or too broken to walk
+    comes back as its headers with `problems` saying why (so its sender can be told).
+    `limits` defaults to hard ceilings only; formbot/reading.py applies the configured
+    ones before calling this.
+    """
+    try:
+        problem = structure_problem(
+            raw, limits or ReadLimits(max_message_bytes=len(raw), max_parts=HARD_MAX_PARTS))
+        if problem:
+            return _envelope(_headers_only(raw), problems=(problem,))
+        try:
+            message = email.message_from_bytes(raw)
+            problem = _nesting_problem(message, HARD_MAX_PARTS)
+        except RecursionError:
+            problem = TOO_DEEP
+        if problem:
+            return _envelope(_headers_only(raw), problems=(problem,))
+        try:
+            parsed = mailparser.MailParser(message)
+            return _full_envelope(message, parsed)
+        except RecursionError:
+            return _envelope(_headers_only(raw), problems=(TOO_DEEP,))
+        except Exception as exc:  # mail-parser on a mail it does not understand
+            what = type(exc).__name__
+            return _envelope(_headers_only(raw), problems=(UNREADABLE.format(what=what),))
+    except ParseError:
+        raise
+    except Exception as exc:  # even the headers could not be read
+        raise ParseError(f"邮件无法解析：{type(exc).__name__}") from exc
+
+
+def _full_envelope(message: Message, parsed: mailparser.MailParser) -> Envelope:
     # Names by content: mail-parser lists attachments in its own order and
     # loses raw-GBK names, so look each one's name up by its bytes.
     # Identical bytes attached twice under two names keep both names, in order.
@@ -191,7 +331,7 @@ def parse_mail(raw: bytes) -> Envelope:
         if content_type == "message/rfc822":
             continue  # its files are already listed on their own: count them once
         payload = item.get("payload") or ""
-        data = base64.b64decode(payload) if item.get("binary") else payload.encode("utf-8")
+        data = _decode_base64(payload) if item.get("binary") else _text_bytes(payload)
         digest = hashlib.sha256(data).hexdigest()
         same = names.get(digest) or []
         if same:
@@ -201,33 +341,52 @@ def parse_mail(raw: bytes) -> Envelope:
         else:
             # For a nameless part mail-parser invents a random `filename`; a name must
             # come out the same when the mail is parsed again.
-            name = "未命名附件"
-        attachments.append(Attachment(name=name, data=data, content_type=content_type))
+            name = UNNAMED
+        attachments.append(Attachment(name=safe_name(name), data=data,
+                                      content_type=one_line(content_type)))
+    plain, html_parts = _bodies(message)
+    html = "\n".join(html_parts)
+    text = "\n".join(plain) or _strip_html(html)
+    return _envelope(message, text=text, html=html, attachments=tuple(attachments))
 
-    # Addresses are split before RFC 2047 decoding: a decoded display name may hold
-    # a comma or brackets (`定海路街道, 王芳`) that would split the address list.
-    from_name, from_addr = _address(raw_headers.get("from", ""))
-    to = tuple(
-        addr.lower()
-        for _, addr in email.utils.getaddresses(
-            [raw_headers.get("to", ""), raw_headers.get("cc", "")]
-        )
-        if addr
-    )
-    message_id = headers.get("message-id", "").strip() or None
-    text = "\n".join(parsed.text_plain) or _strip_html("\n".join(parsed.text_html))
-    return Envelope(
-        message_id=message_id,
-        from_addr=from_addr,
-        from_name=from_name,
-        to=to,
-        subject=headers.get("subject", ""),
-        date=_date(headers.get("date", "")),
-        headers=headers,
-        text=text,
-        attachments=tuple(attachments),
-        html="\n".join(parsed.text_html),
-    )
+
+def _bodies(message: Message) -> tuple[list[str], list[str]]:
+    """The text and HTML bodies, decoded the Chinese way: the labelled charset, and when
+    it is unknown, wrong or not a text codec, UTF-8 if the bytes are, else GBK."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        subtype = part.get_content_subtype()
+        disposition = (part.get_content_disposition() or "").lower()
+        if subtype not in ("plain", "html") or disposition == "attachment" or (
+                part_filename(part) and disposition != "inline"):
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes) or not payload:
+            continue
+        charset = part.get_content_charset()
+        try:
+            text = payload.decode(_codec(charset)) if charset else decode_raw_bytes(payload)
+            text.encode("utf-8")  # some codecs make lone surrogates
+        except (LookupError, ValueError):
+            text = decode_raw_bytes(payload)
+        (html if subtype == "html" else plain).append(text)
+    return plain, html
+
+
+def _text_bytes(payload: str) -> bytes:
+    try:
+        return payload.encode("utf-8", "surrogateescape")  # undecodable bytes as they came
+    except UnicodeEncodeError:
+        return payload.encode("utf-8", "replace")
+
+
+def header_envelope(raw: bytes, problem: str) -> Envelope:
+    """The envelope of a mail that is not parsed (see `structure_problem`): its headers,
+    so the sender can be told, and the reason."""
+    return _envelope(_headers_only(raw), problems=(problem,))
 
 
 def _strip_html(html: str) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 
 from .values import clean_text
 
 MAX_COLUMNS = 60   # a sheet can claim 16,384 columns; a form never has more than a handful
 MAX_ROWS = 5000
+MAX_LINES = 20000  # paragraphs and rows of one Word file; a form has a few dozen
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ def docx_lines(data: bytes) -> list[Line]:
         counter[0] += 1
         nested: list[Table] = []
         for row in table.rows:
+            if len(lines) >= MAX_LINES:
+                return
             seen: set[int] = set()
             cells: list[str] = []
             # python-docx repeats a horizontally merged cell once per grid column:
@@ -62,6 +66,8 @@ def docx_lines(data: bytes) -> list[Line]:
             add_table(inner)
 
     for block in document.iter_inner_content():
+        if len(lines) >= MAX_LINES:
+            break
         if isinstance(block, Paragraph):
             text = clean_text(block.text)
             if text:
@@ -83,6 +89,17 @@ def _cell_text(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return clean_text(value)
+
+
+# Excel writes characters XML cannot hold (control characters) as `_xHHHH_`, and a
+# literal `_x` as `_x005F_x`; openpyxl hands both over escaped.
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _sheet_text(value: object) -> str:
+    if isinstance(value, str) and "_x" in value:
+        value = _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return _cell_text(value)
 
 
 def xlsx_lines(data: bytes) -> list[Line]:
@@ -107,7 +124,7 @@ def xlsx_lines(data: bytes) -> list[Line]:
                     if left < len(grid[row]):
                         grid[row][left] = grid[top][left]
             for row in grid:
-                cells = tuple(_cell_text(v) for v in row)
+                cells = tuple(_sheet_text(v) for v in row)
                 while cells and not cells[-1]:
                     cells = cells[:-1]
                 lines.append(Line(cells, index, f"工作表“{sheet.title}”"))

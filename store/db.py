@@ -16,21 +16,29 @@ from pathlib import Path
 from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import SQLModel, create_engine
 
-from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from . import audit, models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0001"  # the newest revision in migrations/versions; checked by a test
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys."""
+    """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys.
+
+    PostgreSQL (`postgresql+psycopg://user@host/db`) needs none of that: its own locking
+    serves several workers, and the schema lock below is an advisory lock there."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             # Created 0600 before SQLite opens it: the database holds units' contacts.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+    else:
+        # A server database can restart under a long-running worker: test each pooled
+        # connection before use instead of failing the next poll on a dead one.
+        engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

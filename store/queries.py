@@ -41,7 +41,8 @@ def unmatched_messages(*, session: Session) -> list[Message]:
     """Messages that carried a form but could not be tied to a registered unit."""
     with_forms = select(Submission.message_ref).distinct()
     return list(session.exec(
-        select(Message).where(Message.unit_id == None, col(Message.id).in_(with_forms))  # noqa: E711
+        select(Message).where(Message.unit_id == None, col(Message.id).in_(with_forms),  # noqa: E711
+                              Message.outcome != "dismissed")
         .order_by(Message.id)  # type: ignore[arg-type]
     ))
 

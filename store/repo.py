@@ -77,6 +77,17 @@ def messages_to_retry(*, session: Session, max_attempts: int) -> list[Message]:
     ))
 
 
+def claim_pending(*, session: Session, message_id: int) -> bool:
+    """Lock the message's row for the current transaction if it still waits to be stored
+    (new or failed); False when another worker has stored it. A worker storing it at this
+    very moment holds the lock: this waits, then sees its result (PostgreSQL re-checks
+    the condition on the committed row; SQLite serialises writers anyway)."""
+    claimed = session.exec(update(Message).where(  # type: ignore[call-overload]
+        Message.id == message_id, col(Message.status).in_(["new", "failed"]),
+    ).values(attempts=Message.attempts))
+    return bool(claimed.rowcount)
+
+
 def clear_parse(*, session: Session, message: Message) -> set[tuple[int, str]]:
     """Forget what an earlier parse of this message stored (a re-parse replaces it).
     Returns the (unit, form) pairs it had submissions for."""

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from tests.helpers import drop_test_databases
 from tests.servers import (  # noqa: F401
     dovecot_server,
     imap_server,
@@ -29,3 +30,10 @@ def _passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORMBOT_IMAP_PASSWORD", PASSWORD)
     monkeypatch.setenv("FORMBOT_SMTP_PASSWORD", PASSWORD)
     monkeypatch.delenv("FORMBOT_CONFIG", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_databases() -> Iterator[None]:
+    """With FORMBOT_TEST_DATABASE set, each test's databases are dropped after it."""
+    yield
+    drop_test_databases()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +19,13 @@ from formbot import pipeline
 from formbot.config import Settings, load_settings
 from formbot.samples import FormFill
 from store.db import open_database
+
+# Set to a PostgreSQL URL (`postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot`, as
+# .ci/install-postgres.sh prints) to run the whole suite on PostgreSQL: every config written by
+# write_config then gets its own fresh database, created through that URL and dropped after
+# the test (tests/conftest.py).
+TEST_DATABASE_ENV = "FORMBOT_TEST_DATABASE"
+_created: dict[Path, str] = {}   # tmp dir → its test database URL, dropped after each test
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2018, 6, 10, 10, 0, tzinfo=TZ)
@@ -51,7 +60,7 @@ def write_config(tmp: Path, imap: Any, smtp: Any, **overrides: Any) -> Path:
         "smtp": {"host": smtp.host, "port": smtp.port, "security": "plain", "username": BOT,
                  "password_env": "FORMBOT_SMTP_PASSWORD", "from_address": BOT,
                  "from_name": "杨浦区总工会宣传教育部"},
-        "database": f"sqlite:///{tmp / 'data' / 'formbot.db'}",
+        "database": database_url(tmp),
         "data_dir": str(tmp / "data"),
         "campaign": {"code": "杨工〔2018〕14号", "title": "弘扬劳模精神，建功“创新杨浦”主题活动",
                      "deadline": "2018-06-15", "timezone": "Asia/Shanghai",
@@ -69,6 +78,52 @@ def write_config(tmp: Path, imap: Any, smtp: Any, **overrides: Any) -> Path:
     path = tmp / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def on_postgres() -> bool:
+    return bool(os.environ.get(TEST_DATABASE_ENV))
+
+
+def database_url(tmp: Path) -> str:
+    """The database URL for a config in `tmp`: SQLite in tmp by default; with
+    FORMBOT_TEST_DATABASE, a PostgreSQL database of its own (the same one for the same tmp,
+    so a config rewritten in a test keeps its data)."""
+    admin_url = os.environ.get(TEST_DATABASE_ENV)
+    if not admin_url:
+        return f"sqlite:///{tmp / 'data' / 'formbot.db'}"
+    key = Path(tmp).resolve()
+    if key not in _created:
+        from sqlalchemy.engine import make_url
+
+        name = f"formbot_test_{uuid.uuid4().hex[:12]}"
+        with _admin(admin_url) as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        _created[key] = make_url(admin_url).set(database=name).render_as_string(
+            hide_password=False)
+    return _created[key]
+
+
+def drop_test_databases() -> None:
+    """Drop every database database_url() made (called after each test)."""
+    admin_url = os.environ.get(TEST_DATABASE_ENV)
+    if not admin_url or not _created:
+        return
+    from sqlalchemy.engine import make_url
+
+    names = [make_url(url).database for url in _created.values()]
+    _created.clear()
+    with _admin(admin_url) as conn:
+        for name in names:
+            # FORCE: engines the test left open still hold connections to it.
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(url: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    return engine.connect()
 
 
 @dataclass

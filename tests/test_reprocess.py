@@ -88,3 +88,34 @@ def test_reprocess_needs_a_target(tmp_path: Path) -> None:
         unknown = run("reprocess", "<nope@example.cn>", "--config", str(config), cwd=tmp_path)
     assert neither.returncode == 1 and "--all" in neither.stderr
     assert unknown.returncode == 1 and "没有找到这封邮件" in unknown.stderr
+
+
+def test_reprocess_keeps_what_the_admin_decided(tmp_path: Path) -> None:
+    from formbot.storing import ADMIN, DISMISSED
+    from store.models import Message, Unit
+
+    stranger = FormFill("某某科技公司工会", [["读书会", "座谈", "6月", "x", "10"]])
+    other = FormFill("某某物业公司工会", [["讲座", "讲座", "6月", "x", "5"]])
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        bot = Bot.at(write_config(tmp_path, imap, smtp))
+        for key, fill in (("<assigned@x.example>", stranger), ("<dismissed@x.example>", other)):
+            imap.append(build_mail(from_addr="hr@corp.example", to_addr=BOT, subject="表",
+                                   body="", attachments=[("a.docx", activity_docx(fill))],
+                                   message_id=key))
+        bot.poll()
+        with Session(bot.engine) as session:  # what the console's assign and dismiss record
+            unit = session.exec(select(Unit).where(Unit.name == "控江路街道总工会")).one()
+            assigned = session.exec(select(Message).where(Message.key == "<assigned@x.example>")).one()
+            assigned.unit_id, assigned.match_method = unit.id, ADMIN
+            dismissed = session.exec(select(Message).where(Message.key == "<dismissed@x.example>")).one()
+            dismissed.status, dismissed.outcome = "ignored", DISMISSED
+            session.add(assigned)
+            session.add(dismissed)
+            session.commit()
+        pipeline.reprocess(bot.settings, engine=bot.engine, now=NOW)
+        data = status_data(bot.settings, engine=bot.engine)
+        kongjiang = next(u for u in data["units"] if u["name"] == "控江路街道总工会")
+        assert kongjiang["forms"]["activity"]["submitted"]
+        assert data["unmatched"] == []
+        assert len(smtp.messages) == 2   # the two first receipts only

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from store import models  # noqa: F401
+from store import audit, models  # noqa: F401
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

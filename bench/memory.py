@@ -1,0 +1,273 @@
+"""Memory benchmark: peak RSS of `formbot poll` ingesting one mail with a 20 MB attachment.
+
+    python bench/memory.py [--mb 20] [--json PATH]
+
+The attachment is what clerks really send that big: the activity form in Word with the
+activity's photos pasted under it (incompressible JPEG-like noise, so the .docx is as big
+as its pictures). The IMAP and SMTP servers run in this process; the poll runs in a fresh
+child process, so its peak RSS (the kernel's high-water mark, VmHWM) is formbot's alone:
+interpreter, imports, engine, fetch, raw store, parsing, storing, receipt. Reader worker
+processes, where formbot/reading.py sends a large mail, are measured the same way.
+A second child runs the steps one by one, resetting the high-water mark between them
+(/proc/self/clear_refs), to show which step costs what. Target: peak ≤ 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+
+# `python bench/memory.py` puts bench/ first on sys.path, where bench/ingest.py would shadow
+# formbot's own `ingest` package; the project root is what we need.
+if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+TARGET_MB = 150.0
+PHOTOS = 4
+PASSWORD_ENV = "FORMBOT_BENCH_PASSWORD"
+
+
+# -- the mail -------------------------------------------------------------------------------
+def noise_png(size_bytes: int, seed: int) -> bytes:
+    """A photo-sized PNG that does not compress (as scans and JPEG photos do not)."""
+    side = max(16, int((size_bytes / 3) ** 0.5))
+    r = random.Random(seed)
+    rows = b"".join(b"\0" + r.randbytes(3 * side) for _ in range(side))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1))
+            + chunk(b"IEND", b""))
+
+
+def big_mail(megabytes: float) -> tuple[bytes, int]:
+    """(raw mail, attachment size): the activity form in .docx with photos, to the bot."""
+    import docx
+    from docx.shared import Cm
+
+    from formbot import samples
+    from formbot.embedded import DEMO_USER
+
+    fill = samples.FormFill("定海路街道总工会", [
+        ["劳模先进事迹报告会", "报告会", "2018年6月", "邀请全国劳模讲述成长经历", "约200人"],
+        ["“杨浦工匠”技能展示", "现场展示", "2018年9月", "展示工匠绝活", "1,200人"]])
+    document = docx.Document(io.BytesIO(samples.activity_docx(fill)))
+    document.add_paragraph("活动照片：")
+    for k in range(PHOTOS):
+        picture = noise_png(int(megabytes * 1024 * 1024 / PHOTOS), seed=k)
+        document.add_picture(io.BytesIO(picture), width=Cm(15))
+    out = io.BytesIO()
+    document.save(out)
+    attachment = out.getvalue()
+    raw = samples.build_mail(
+        from_addr="dhjd_gh@example.cn", from_name="定海路街道总工会", to_addr=DEMO_USER,
+        subject="定海路街道总工会报送主题活动申报表（附活动照片）", body="请查收。\n",
+        attachments=[("附件1：主题活动申报表（含照片）.docx", attachment)],
+        message_id="<bench-memory@example.cn>")
+    return raw, len(attachment)
+
+
+# -- the measured child ---------------------------------------------------------------------
+def _status(field: str) -> float:
+    """A /proc/self/status figure (VmRSS, VmHWM) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # Linux ≥ 4.0: VmHWM := VmRSS
+
+
+class ChildPeaks:
+    """The largest VmHWM of this process's children (the readers' pool), sampled.
+
+    Not getrusage(RUSAGE_CHILDREN): Linux carries ru_maxrss across fork+exec, so a
+    spawned reader would "peak" at least at the poller's size when it was started (and
+    this child at the size of the parent holding the IMAP server). VmHWM is per process
+    image; it only grows, so the last sample before a reader exits is its peak."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.005):
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    if stat.read_text().rpartition(")")[2].split()[1] != me:
+                        continue
+                    for line in (stat.parent / "status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            self.peak = max(self.peak, int(line.split()[1]) / 1024)
+                except (OSError, IndexError):
+                    continue  # gone meanwhile
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def child_poll(config: Path) -> dict[str, object]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from loguru import logger
+
+    from formbot import pipeline
+    from formbot.config import load_settings
+    from store.db import open_database
+
+    logger.remove()
+    settings = load_settings(config)
+    engine = open_database(settings.database)
+    before = _status("VmRSS")
+    children = ChildPeaks()
+    report = pipeline.run_once(settings, engine=engine,
+                               now=datetime(2018, 6, 10, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    return {"rss_before_poll_mb": before, "poller_peak_mb": _status("VmHWM"),
+            "reader_peak_mb": children.stop(), "processed": report.processed,
+            "failed": report.failed, "receipts_sent": report.delivery.sent,
+            "errors": report.errors}
+
+
+def child_steps(config: Path) -> dict[str, object]:
+    """The poll's big steps one at a time in one process, the high-water mark reset
+    before each: what each would cost wherever it runs."""
+    from loguru import logger
+
+    from formbot import pipeline
+    from formbot.config import load_settings
+    from formbot.reading import read_message
+    from ingest.imap import Mailbox
+    from ingest.rawstore import read_raw
+    from store.db import open_database
+
+    logger.remove()
+    settings = load_settings(config)
+    open_database(settings.database)
+    steps: dict[str, float] = {}
+
+    def measure(name: str, step):  # type: ignore[no-untyped-def]
+        _reset_peak()
+        base = _status("VmRSS")
+        result = step()
+        steps[name] = _status("VmHWM") - base
+        return result
+
+    with Mailbox(pipeline.imap_target(settings)) as box:
+        uids = box.new_uids(0)
+        ((_uid, kept),) = measure("IMAP fetch, streamed to the raw store",
+                                  lambda: box.fetch_to_disk(uids, settings.data_dir))
+    measure("Message-ID from the header block", lambda: pipeline._message_key(kept.path, ""))
+    raw = measure("raw mail read back from disk", lambda: read_raw(kept.path))
+    parsed = measure("read_message (parse mail, decode, read forms)",
+                     lambda: read_message(raw))
+    rows = sum(len(form.rows) for form, _ in parsed.forms.values())
+    return {"steps_mb": steps, "rows_read_in_steps": rows}
+
+
+# -- the parent -----------------------------------------------------------------------------
+def run_child(mode: str, config: Path) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(config)],
+                         capture_output=True, text=True, check=False, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    if out.returncode != 0:
+        raise SystemExit(f"child {mode} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_config(work: Path, imap_port: int, smtp_port: int) -> Path:
+    import yaml
+
+    from formbot.embedded import DEMO_USER, LOOPBACK
+
+    server = {"host": LOOPBACK, "security": "plain", "username": DEMO_USER,
+              "password_env": PASSWORD_ENV}
+    data = {
+        "mailbox": {**server, "port": imap_port, "folder": "INBOX"},
+        "smtp": {**server, "port": smtp_port, "from_address": DEMO_USER, "from_name": "宣传教育部"},
+        "database": f"sqlite:///{work / 'formbot.db'}", "data_dir": str(work / "data"),
+        "campaign": {"code": "杨工〔2018〕14号", "title": "弘扬劳模精神，建功“创新杨浦”主题活动",
+                     "deadline": "2018-06-15", "timezone": "Asia/Shanghai"},
+        "units": [{"name": "定海路街道总工会", "emails": ["dhjd_gh@example.cn"]}],
+    }
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=20.0, help="attachment size in MB")
+    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, config = args.child
+        result = (child_poll if mode == "poll" else child_steps)(Path(config))
+        print(json.dumps(result))
+        return
+
+    import logging
+
+    from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP, EmbeddedSMTP
+
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    os.environ[PASSWORD_ENV] = DEMO_PASSWORD
+    raw, attachment_size = big_mail(args.mb)
+    with tempfile.TemporaryDirectory(prefix="formbot-bench-memory-") as tmp, \
+            EmbeddedIMAP(user=DEMO_USER, password=DEMO_PASSWORD) as imap, \
+            EmbeddedSMTP(user=DEMO_USER, password=DEMO_PASSWORD) as smtp:
+        imap.append(raw)
+        runs = {}
+        for mode in ("steps", "poll"):
+            (Path(tmp) / mode).mkdir()
+            runs[mode] = run_child(mode, write_config(Path(tmp) / mode, imap.port, smtp.port))
+        receipts = len(smtp.wait_for(1, timeout=30))
+    poll, steps = runs["poll"], runs["steps"]
+    poller, reader = float(poll["poller_peak_mb"]), float(poll["reader_peak_mb"])  # type: ignore[arg-type]
+    peak = max(poller, reader)
+    ok = peak <= TARGET_MB and poll["processed"] == 1 and receipts == 1
+    figures = {"attachment_mb": attachment_size / 1024 / 1024, "raw_mb": len(raw) / 1024 / 1024,
+               **poll, "peak_rss_mb": peak, "receipts_received": receipts,
+               "target_mb": TARGET_MB, "pass": ok, **steps}
+    print(f"formbot memory benchmark: one mail, {figures['attachment_mb']:.1f} MB attachment "
+          f"({figures['raw_mb']:.1f} MB as mail), one `formbot poll`")
+    rows = (
+        ("RSS before the poll (interpreter, imports, engine)", poll["rss_before_poll_mb"], ""),
+        ("peak RSS, poller process (VmHWM)", poller, ""),
+        ("peak RSS, largest reader process (0: read in the poller)", reader, ""),
+        ("peak RSS of any process", peak,
+         f"target ≤ {TARGET_MB:.0f} MB  {'PASS' if ok else 'FAIL'}"),
+    )
+    for name, value, note in rows:
+        print(f"  {name:<58} {value:7.1f} MB  {note}")
+    print(f"  processed {poll['processed']}, failed {poll['failed']}, receipts {receipts}")
+    print("  step by step, in one process (peak above the RSS before the step):")
+    for name, value in steps["steps_mb"].items():  # type: ignore[union-attr]
+        print(f"    {name:<56} {value:7.1f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The console's shared state and the guards every route goes through: who is logged
+in, whether a form carries this session's CSRF token, and how a page is rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import pass_context
+from markupsafe import Markup, escape
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from formbot.config import Settings
+from parsers.specs import FORMS
+
+from .auth import COOKIE, AdminSession, LoginThrottle, PasswordHash, Sessions, same_token
+from .pages import nav_counts
+
+TEMPLATES = Path(__file__).with_name("templates")
+Handler = Callable[[Request], Awaitable[Response]]
+
+# The store's words, as the admin reads them.
+STATUS = {"new": "等待处理", "processed": "已处理", "failed": "处理失败", "ignored": "已搁置"}
+OUTCOME = {"receipt": "已发回执", "receipt-already-sent": "回执此前已发",
+           "receipt-assigned": "人工归入后已发回执", "dismissed": "已标记为无需处理",
+           "no-reply:not-about-campaign": "与本次报送无关，未回复",
+           "no-reply:rate-limited": "同一发件人今天回复过多，未回复"}
+MATCH = {"address": "按登记邮箱", "name": "按“填报单位”名称", "alias": "按单位别名",
+         "fuzzy": "按相近的单位名称", "admin": "工作人员人工归入"}
+OUTBOX = {"pending": "等待发送", "sent": "已发出", "failed": "发送失败"}
+ACTION = {"login": "登录", "login-failed": "登录失败（密码错误）", "logout": "退出登录",
+          "assign": "归入单位", "dismiss": "标记为无需处理", "retry": "重新处理",
+          "export": "下载汇总表", "download-raw": "下载邮件原件", "sql": "SQL 查询"}
+
+
+def _outcome(value: str | None) -> str:
+    if not value:
+        return ""
+    if value in OUTCOME:
+        return OUTCOME[value]
+    return "自动回复、退信或群发邮件，按规则不回复" if value.startswith("no-reply:") else value
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    @pass_context
+    def link(context: dict[str, Any], name: str, /, **params: Any) -> str:
+        # A path, not an absolute URL: correct behind any host name or proxy.
+        return str(context["request"].app.url_path_for(name, **params))
+
+    def mark(value: object, query: str) -> Markup:
+        """The searched words highlighted; everything else escaped as usual."""
+        text = str(value)
+        if not query:
+            return escape(text)
+        parts = text.split(query)
+        return Markup(f"<mark>{escape(query)}</mark>").join(escape(p) for p in parts)
+
+    templates.env.globals["link"] = link
+    templates.env.filters["mark"] = mark
+    templates.env.filters.update(
+        status=lambda v: STATUS.get(v, v), outcome=_outcome,
+        match=lambda v: MATCH.get(v or "", v or ""), outbox=lambda v: OUTBOX.get(v, v),
+        action=lambda v: ACTION.get(v, v),
+        form_name=lambda key: next((f.short for f in FORMS if f.key == key), key),
+        forms_list=lambda keys: "、".join(
+            next((f.short for f in FORMS if f.key == k), k) for k in (keys or "").split(",") if k))
+    return templates
+
+
+@dataclass
+class Console:
+    settings: Settings
+    engine: Engine
+    password: PasswordHash
+    clock: Callable[[], datetime]
+    sessions: Sessions = field(default_factory=Sessions)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    templates: Jinja2Templates = field(default_factory=_templates)
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(self.settings.campaign.zone)
+
+
+def console_of(request: Request) -> Console:
+    return request.app.state.console  # type: ignore[no-any-return]
+
+
+def client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def who(request: Request) -> str:
+    return f"admin@{client(request)}"
+
+
+def session_of(request: Request) -> AdminSession | None:
+    return console_of(request).sessions.get(request.cookies.get(COOKIE))
+
+
+def set_cookie(request: Request, response: Response, sid: str) -> None:
+    # HttpOnly: no script reads it; Strict: no other site's page can make the browser
+    # send it, which stops cross-site requests before the CSRF token is even checked.
+    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https")
+
+
+def login_required(handler: Handler) -> Handler:
+    """Every page needs the login: the data holds units' contacts, not only the actions."""
+
+    async def guarded(request: Request) -> Response:
+        state = session_of(request)
+        if state is None or not state.logged_in:
+            if request.method != "GET":
+                raise HTTPException(403, "请先登录")
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(request.url_for("login").include_query_params(next=target),
+                                    status_code=303)
+        return await handler(request)
+
+    guarded.__name__ = handler.__name__
+    return guarded
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a POST came from; if it is another site's, refuse."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not every client sends it; the token still has to match
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, if it carries this session's CSRF token; otherwise 403."""
+    state = session_of(request)
+    form = await request.form()
+    token = form.get("csrf")
+    if state is None or not _same_origin(request) or not same_token(
+            state.csrf, token if isinstance(token, str) else None):
+        raise HTTPException(403, "页面已过期或来源不明，请刷新页面后重试")
+    return form
+
+
+def flash(request: Request, kind: str, text: str) -> None:
+    state = session_of(request)
+    if state is not None:
+        state.flash.append((kind, text))
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> Response:
+    console = console_of(request)
+    state = session_of(request)
+    context = dict(context or {})
+    messages, counts = [], {}
+    if state is not None:
+        messages, state.flash = state.flash, []
+        if state.logged_in:
+            with Session(console.engine) as session:
+                counts = nav_counts(session)
+    context.update(
+        csrf=state.csrf if state else "", logged_in=bool(state and state.logged_in),
+        flashes=messages, counts=counts, campaign=console.settings.campaign, all_forms=FORMS,
+        page=template.removesuffix(".html"))
+    return console.templates.TemplateResponse(request, template, context,
+                                              status_code=status_code)
+
+
+def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:
+    return RedirectResponse(request.url_for(name, **params), status_code=303)

@@ -1,0 +1,253 @@
+"""What each console page shows, gathered from the store. No HTTP here: plain data in,
+plain data out, so the pages are tested without a browser and the routes stay thin."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.parser import BytesHeaderParser
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from formbot.config import Settings
+from parsers.specs import FORMS, FormSpec
+from store.models import (
+    ROW_TABLES,
+    AttachmentRecord,
+    Message,
+    Outgoing,
+    Submission,
+    Unit,
+)
+from store.queries import failed_messages, unit_progress, unmatched_messages
+
+SEARCH_LIMIT = 200  # rows per form: enough to read, bounded for a one-letter query
+
+
+def columns(spec: FormSpec) -> list[tuple[str, str]]:
+    """(header, row attribute) for a form's rows, in the export's order."""
+    pairs = [("序号", "seq")]
+    for spec_field in spec.data_fields:
+        pairs += list(zip(spec_field.export_headers, spec_field.columns, strict=True))
+    return pairs
+
+
+def local(settings: Settings, moment: datetime | None) -> str:
+    return moment.astimezone(settings.campaign.zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def days_left(deadline: date, today: date) -> str:
+    left = (deadline - today).days
+    if left > 0:
+        return f"还剩 {left} 天"
+    return "今天截止" if left == 0 else f"已过截止日期 {-left} 天"
+
+
+def open_unmatched(session: Session) -> list[Message]:
+    """Unmatched mail the admin has not dismissed yet (dismissed mail keeps its rows)."""
+    return [m for m in unmatched_messages(session=session) if m.outcome != "dismissed"]
+
+
+def nav_counts(session: Session) -> dict[str, int]:
+    return {"unmatched": len(open_unmatched(session)),
+            "failed": len(failed_messages(session=session))}
+
+
+def progress(session: Session, settings: Settings, *, today: date) -> dict[str, Any]:
+    items = unit_progress(session=session)
+    total = len(items)
+    complete = sum(1 for p in items if len(p.forms) == len(FORMS))
+    reminders: dict[int, list[Outgoing]] = {}
+    for out in session.exec(select(Outgoing).where(Outgoing.kind == "reminder")
+                            .order_by(col(Outgoing.id))):
+        reminders.setdefault(out.unit_id or 0, []).append(out)
+    units, missing = [], []
+    for item in items:
+        forms = {spec.key: item.forms.get(spec.key) for spec in FORMS}
+        row = {"unit": item.unit, "forms": forms, "last": local(settings, item.last_received),
+               "reminders": item.reminders_sent}
+        units.append(row)
+        lacking = [spec.short for spec in FORMS if forms[spec.key] is None]
+        if lacking:
+            latest = max(item.forms.values(), key=lambda s: s.received_at, default=None)
+            missing.append({**row, "lacking": lacking,
+                            "contact": latest.contact if latest else None,
+                            "phone": latest.phone if latest else None,
+                            "sent": [(local(settings, r.sent_at or r.created_at), r.status,
+                                      r.subject) for r in reminders.get(item.unit.id or 0, [])]})
+    return {
+        "flagged": _flagged(session, [s for p in items for s in p.forms.values()]),
+        "total": total, "complete": complete,
+        "percent": round(100 * complete / total) if total else 0,
+        "by_form": [(spec.short, sum(1 for p in items if spec.key in p.forms)) for spec in FORMS],
+        "deadline": settings.campaign.deadline,
+        "days_left": days_left(settings.campaign.deadline, today),
+        "units": units, "missing": missing,
+    }
+
+
+def _flagged(session: Session, current: list[Submission]) -> set[int]:
+    """Current submissions with a problem on the form or on any of its rows."""
+    flagged = {s.id for s in current if s.problems}
+    for key, table in ROW_TABLES.items():
+        ids = [s.id for s in current if s.form == key and s.id not in flagged]
+        if ids:
+            found = session.exec(select(table.submission_id, table.problems).where(  # type: ignore[attr-defined]
+                col(table.submission_id).in_(ids)))  # type: ignore[attr-defined]
+            flagged |= {sub_id for sub_id, problems in found if problems}
+    return flagged  # type: ignore[return-value]
+
+
+def rows_of(session: Session, submission: Submission) -> list[Any]:
+    table = ROW_TABLES[submission.form]
+    return list(session.exec(select(table).where(table.submission_id == submission.id)  # type: ignore[attr-defined]
+                             .order_by(table.seq)))  # type: ignore[attr-defined]
+
+
+@dataclass
+class SubmissionView:
+    submission: Submission
+    spec: FormSpec
+    rows: list[Any]
+    received: str
+
+    @property
+    def problems(self) -> list[str]:
+        found = list(self.submission.problems)
+        for row in self.rows:
+            found += [p for p in row.problems if p not in found]
+        return found
+
+
+def _submission_view(session: Session, settings: Settings, sub: Submission) -> SubmissionView:
+    spec = next(s for s in FORMS if s.key == sub.form)
+    return SubmissionView(sub, spec, rows_of(session, sub), local(settings, sub.received_at))
+
+
+def mail_body(raw: bytes) -> str:
+    """The plain text of a mail we sent (receipts are base64: unreadable as stored)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    part = parsed.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+    return part.get_content() if part is not None else ""
+
+
+@dataclass
+class MessageView:
+    message: Message
+    received: str
+    sent: str
+    attachments: list[AttachmentRecord]
+    submissions: list[SubmissionView]
+    answers: list[dict[str, str]] = field(default_factory=list)
+    unit: Unit | None = None
+    subject: str = ""
+    from_name: str = ""
+    from_addr: str = ""
+
+
+def _headers(message: Message) -> tuple[str, str, str]:
+    """(subject, name, address) of a mail never stored (it failed): read from the kept
+    raw copy's headers, so the admin sees whose mail it is. Unreadable: empty."""
+    try:
+        with open(message.raw_path, "rb") as handle:
+            headers = BytesHeaderParser(policy=email.policy.default).parse(handle)
+        sender = headers["From"]
+        mailbox = sender.addresses[0] if sender and sender.addresses else None
+        return (str(headers["Subject"] or ""), mailbox.display_name if mailbox else "",
+                mailbox.addr_spec if mailbox else "")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return "", "", ""
+
+
+def message_view(session: Session, settings: Settings, message: Message) -> MessageView:
+    attachments = list(session.exec(select(AttachmentRecord).where(
+        AttachmentRecord.message_ref == message.id).order_by(col(AttachmentRecord.id))))
+    subs = list(session.exec(select(Submission).where(Submission.message_ref == message.id)
+                             .order_by(col(Submission.id))))
+    answers = [{"subject": o.subject, "status": o.status, "to": "、".join(o.recipients),
+                "when": local(settings, o.sent_at or o.created_at), "body": mail_body(o.raw),
+                "error": o.last_error or ""}
+               for o in session.exec(select(Outgoing).where(Outgoing.message_ref == message.id)
+                                     .order_by(col(Outgoing.id)))]
+    subject, name, address = message.subject, message.from_name, message.from_addr
+    if not address and message.status in ("new", "failed"):
+        subject, name, address = _headers(message)
+    return MessageView(message, local(settings, message.received_at),
+                       local(settings, message.sent_at), attachments,
+                       [_submission_view(session, settings, s) for s in subs], answers,
+                       session.get(Unit, message.unit_id) if message.unit_id else None,
+                       subject, name, address)
+
+
+def unit_page(session: Session, settings: Settings, unit: Unit) -> dict[str, Any]:
+    subs = list(session.exec(select(Submission).where(Submission.unit_id == unit.id)
+                             .order_by(col(Submission.received_at).desc(),
+                                       col(Submission.id).desc())))
+    forms = []
+    for spec in FORMS:
+        mine = [s for s in subs if s.form == spec.key]
+        current = next((s for s in mine if s.current), None)
+        forms.append({
+            "spec": spec, "columns": columns(spec),
+            "current": _submission_view(session, settings, current) if current else None,
+            "earlier": [_submission_view(session, settings, s) for s in mine if not s.current],
+        })
+    messages = list(session.exec(select(Message).where(Message.unit_id == unit.id)
+                                 .order_by(col(Message.received_at), col(Message.id))))
+    reminders = list(session.exec(select(Outgoing).where(
+        Outgoing.unit_id == unit.id, Outgoing.kind == "reminder").order_by(col(Outgoing.id))))
+    return {
+        "unit": unit, "forms": forms,
+        "messages": [message_view(session, settings, m) for m in messages],
+        "reminders": [(local(settings, r.sent_at or r.created_at), r.status, r.subject)
+                      for r in reminders],
+    }
+
+
+def unmatched_page(session: Session, settings: Settings) -> dict[str, Any]:
+    units = list(session.exec(select(Unit).where(Unit.active == True)  # noqa: E712
+                              .order_by(col(Unit.id))))
+    return {"messages": [message_view(session, settings, m) for m in open_unmatched(session)],
+            "units": units, "columns": {spec.key: columns(spec) for spec in FORMS}}
+
+
+def failed_page(session: Session, settings: Settings) -> list[MessageView]:
+    return [message_view(session, settings, m) for m in failed_messages(session=session)]
+
+
+def search(session: Session, settings: Settings, query: str) -> list[dict[str, Any]]:
+    """Rows of every version (current first) whose text, unit, contact or phone has `query`."""
+    query = query.strip()
+    if not query:
+        return []
+    results = []
+    for spec in FORMS:
+        table = ROW_TABLES[spec.key]
+        texts = [getattr(table, c) for f in spec.data_fields if f.kind != "count"
+                 for c in f.columns]
+        wanted = [c.contains(query, autoescape=True) for c in texts]
+        wanted += [col(Unit.name).contains(query, autoescape=True),
+                   col(Submission.unit_text).contains(query, autoescape=True),
+                   col(Submission.contact).contains(query, autoescape=True),
+                   col(Submission.phone).contains(query, autoescape=True)]
+        statement = (
+            select(table, Submission, Unit)
+            .join(Submission, Submission.id == table.submission_id)  # type: ignore[attr-defined]
+            .outerjoin(Unit, Unit.id == Submission.unit_id)  # type: ignore[arg-type]
+            .where(or_(*wanted))
+            .order_by(col(Submission.current).desc(), col(Unit.id), col(Submission.id),
+                      table.seq)  # type: ignore[attr-defined]
+            .limit(SEARCH_LIMIT + 1)
+        )
+        found = list(session.exec(statement).all())
+        results.append({
+            "spec": spec, "columns": columns(spec), "more": len(found) > SEARCH_LIMIT,
+            "rows": [{"row": row, "submission": sub, "unit": unit,
+                      "received": local(settings, sub.received_at)}
+                     for row, sub, unit in found[:SEARCH_LIMIT]],
+        })
+    return results

@@ -1,0 +1,239 @@
+"""The console's pages (GET, read only) and actions (POST: login, CSRF token, audit entry)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ingest.rawstore import read_raw
+from parsers.errors import FormbotError
+from store import audit
+from store.models import Message, Unit
+
+from ..reports import write_export
+from . import actions, pages
+from .console import (
+    checked_form,
+    console_of,
+    flash,
+    login_required,
+    redirect,
+    render,
+    who,
+)
+from .sql import EXAMPLES, MAX_ROWS, QueryRefused, run_query
+
+
+def _id(request: Request, name: str) -> int:
+    return int(request.path_params[name])
+
+
+def _download(data: bytes, filename: str, media_type: str) -> Response:
+    # RFC 6266/5987: old clients get the ASCII name, browsers the Chinese one.
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(data, media_type=media_type,
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+
+
+@login_required
+async def home(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        data = pages.progress(session, console.settings, today=console.now().date())
+    return render(request, "progress.html", data)
+
+
+@login_required
+async def unit_detail(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        unit = session.get(Unit, _id(request, "unit_id"))
+        if unit is None:
+            raise HTTPException(404, "没有这个单位")
+        data = pages.unit_page(session, console.settings, unit)
+    return render(request, "unit.html", data)
+
+
+@login_required
+async def message_detail(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        message = session.get(Message, _id(request, "message_id"))
+        if message is None:
+            raise HTTPException(404, "没有这封邮件")
+        view = pages.message_view(session, console.settings, message)
+        units = list(session.exec(select(Unit).where(Unit.active == True)))  # noqa: E712
+    unmatched = view.unit is None and bool(view.submissions) and \
+        message.outcome != actions.DISMISSED
+    return render(request, "message.html", {"m": view, "units": units, "unmatched": unmatched,
+                                            "columns": {s.key: pages.columns(s)
+                                                        for s in pages.FORMS}})
+
+
+@login_required
+async def raw_mail(request: Request) -> Response:
+    await checked_form(request)
+    console = console_of(request)
+    with Session(console.engine) as session:
+        message = session.get(Message, _id(request, "message_id"))
+        if message is None:
+            raise HTTPException(404, "没有这封邮件")
+        path, key = message.raw_path, message.key
+        audit.record(session, at=console.now(), who=who(request), action="download-raw",
+                     detail=f"邮件 {key}")
+        session.commit()
+    return _download(read_raw(path), f"邮件原件-{_id(request, 'message_id')}.eml",
+                     "message/rfc822")
+
+
+@login_required
+async def unmatched(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        data = pages.unmatched_page(session, console.settings)
+    return render(request, "unmatched.html", data)
+
+
+@login_required
+async def failed(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        data = pages.failed_page(session, console.settings)
+    return render(request, "failed.html", {
+        "messages": data, "max_attempts": console.settings.mailbox.max_attempts})
+
+
+async def _act(request: Request, work: Any, back: str) -> Response:
+    """Run an action off the event loop (it may read attachments and talk SMTP) and tell
+    the admin how it went on the page they return to."""
+    try:
+        outcome = await run_in_threadpool(work)
+    except FormbotError as exc:
+        flash(request, "error", str(exc))
+    else:
+        flash(request, "ok" if outcome.ok else "error", outcome.text)
+    return redirect(request, back)
+
+
+@login_required
+async def assign(request: Request) -> Response:
+    form = await checked_form(request)
+    console = console_of(request)
+    unit_id = str(form.get("unit_id") or "")
+    if not unit_id.isdigit():
+        flash(request, "error", "请先在下拉框中选择一个单位，再点“归入”")
+        return redirect(request, "unmatched")
+    return await _act(request, lambda: actions.assign(
+        console.settings, engine=console.engine, message_id=_id(request, "message_id"),
+        unit_id=int(unit_id), now=console.now(), who=who(request)), "unmatched")
+
+
+@login_required
+async def dismiss(request: Request) -> Response:
+    form = await checked_form(request)
+    console = console_of(request)
+    if form.get("confirm") != "yes":
+        flash(request, "error", "请先勾选“确认这封邮件不属于任何单位”，再点“标记为无需处理”")
+        return redirect(request, "unmatched")
+    return await _act(request, lambda: actions.dismiss(
+        engine=console.engine, message_id=_id(request, "message_id"), now=console.now(),
+        who=who(request)), "unmatched")
+
+
+@login_required
+async def retry(request: Request) -> Response:
+    await checked_form(request)
+    console = console_of(request)
+    return await _act(request, lambda: actions.retry(
+        console.settings, engine=console.engine, message_id=_id(request, "message_id"),
+        now=console.now(), who=who(request)), "failed")
+
+
+@login_required
+async def search(request: Request) -> Response:
+    console = console_of(request)
+    query = request.query_params.get("q", "")[:100]
+    with Session(console.engine) as session:
+        results = pages.search(session, console.settings, query)
+    return render(request, "search.html", {"q": query, "results": results,
+                                           "limit": pages.SEARCH_LIMIT})
+
+
+@login_required
+async def export(request: Request) -> Response:
+    await checked_form(request)
+    console = console_of(request)
+    now = console.now()
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="formbot-export-") as folder:
+            out = Path(folder) / "export.xlsx"
+            write_export(console.settings, engine=console.engine, out=out)
+            return out.read_bytes()
+
+    data = await run_in_threadpool(build)
+    with Session(console.engine) as session:
+        audit.record(session, at=now, who=who(request), action="export", detail="下载汇总表")
+        session.commit()
+    return _download(data, f"汇总表-{now:%Y%m%d-%H%M}.xlsx",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+async def sql_page(request: Request) -> Response:
+    context: dict[str, Any] = {"examples": EXAMPLES, "sql": "", "result": None, "error": None,
+                               "max_rows": MAX_ROWS}
+    example = request.query_params.get("example", "")
+    if example.isdigit() and int(example) < len(EXAMPLES):
+        context["sql"] = EXAMPLES[int(example)][1]
+    if request.method == "POST":
+        form = await checked_form(request)
+        console = console_of(request)
+        sql = str(form.get("sql") or "")[:20000]
+        context["sql"] = sql
+        try:
+            context["result"] = await run_in_threadpool(run_query, console.engine, sql)
+        except QueryRefused as exc:
+            context["error"] = str(exc)
+        with Session(console.engine) as session:
+            # Reads are logged too: a query can take every unit's contacts away.
+            audit.record(session, at=console.now(), who=who(request), action="sql",
+                         detail=sql + (f"\n→ 拒绝：{context['error']}" if context["error"] else ""))
+            session.commit()
+    return render(request, "sql.html", context)
+
+
+@login_required
+async def audit_log(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        entries = [(pages.local(console.settings, e.at), e.who, e.action, e.detail)
+                   for e in audit.recent(session)]
+    return render(request, "audit.html", {"entries": entries})
+
+
+ROUTES = [
+    Route("/", home, name="home"),
+    Route("/units/{unit_id:int}", unit_detail, name="unit"),
+    Route("/messages/{message_id:int}", message_detail, name="message"),
+    Route("/messages/{message_id:int}/raw", raw_mail, methods=["POST"], name="raw"),
+    Route("/messages/{message_id:int}/assign", assign, methods=["POST"], name="assign"),
+    Route("/messages/{message_id:int}/dismiss", dismiss, methods=["POST"], name="dismiss"),
+    Route("/messages/{message_id:int}/retry", retry, methods=["POST"], name="retry"),
+    Route("/unmatched", unmatched, name="unmatched"),
+    Route("/failed", failed, name="failed"),
+    Route("/search", search, name="search"),
+    Route("/export", export, methods=["POST"], name="export"),
+    Route("/sql", sql_page, methods=["GET", "POST"], name="sql"),
+    Route("/audit", audit_log, name="audit"),
+]

@@ -1,0 +1,133 @@
+"""Ad-hoc questions in SQL that can never change anything.
+
+Belt and braces, because one of them may be misconfigured some day:
+1. the file is opened read-only (`mode=ro`): SQLite refuses every write itself;
+2. `PRAGMA query_only` refuses writes even if the open mode were wrong;
+3. an authorizer allows reading and selecting only (no ATTACH, PRAGMA, DDL, DML);
+plus a time limit and a row limit, so a runaway join cannot stall the worker's database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy import Engine
+
+MAX_ROWS = 500
+TIME_LIMIT = 5.0  # seconds
+MAX_CELL = 300    # characters shown per cell
+
+_ALLOWED = {sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION,
+            getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+# Functions that reach outside the database or change the connection.
+_FUNCTIONS_DENIED = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+
+EXAMPLES: list[tuple[str, str]] = [
+    ("各单位的活动数和参与人数（当前版本）",
+     "SELECT unit.name AS 单位, COUNT(*) AS 活动数, SUM(activityrow.participants) AS 参与人数\n"
+     "FROM activityrow\n"
+     "JOIN submission ON submission.id = activityrow.submission_id\n"
+     "JOIN unit ON unit.id = submission.unit_id\n"
+     "WHERE submission.\"current\" = 1\n"
+     "GROUP BY unit.name ORDER BY 参与人数 DESC"),
+    ("各单位的志愿者服务队和人数（当前版本）",
+     "SELECT unit.name AS 单位, volunteerteamrow.team_name AS 服务队,\n"
+     "       volunteerteamrow.size AS 人数, volunteerteamrow.founded AS 组建时间\n"
+     "FROM volunteerteamrow\n"
+     "JOIN submission ON submission.id = volunteerteamrow.submission_id\n"
+     "JOIN unit ON unit.id = submission.unit_id\n"
+     "WHERE submission.\"current\" = 1\n"
+     "ORDER BY unit.id, volunteerteamrow.seq"),
+    ("最近收到的 20 封邮件",
+     "SELECT received_at AS 收到时间, from_addr AS 发件人, subject AS 主题, status AS 状态\n"
+     "FROM message ORDER BY received_at DESC LIMIT 20"),
+    ("发出的回执和催报",
+     "SELECT kind AS 类型, subject AS 主题, status AS 状态, created_at AS 时间\n"
+     "FROM outgoing ORDER BY id DESC LIMIT 50"),
+]
+
+
+class QueryRefused(Exception):
+    """The query is not a read, or failed; the message is for the admin."""
+
+
+@dataclass
+class QueryResult:
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    truncated: bool = False
+    seconds: float = 0.0
+
+
+def database_path(engine: Engine) -> Path:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        raise QueryRefused("SQL 查询页只支持 SQLite 数据库文件")
+    return Path(database)
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
+               _trigger: str | None) -> int:
+    if action not in _ALLOWED:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _FUNCTIONS_DENIED:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=TIME_LIMIT, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    conn.set_authorizer(_authorize)  # last: the PRAGMA above would be refused by it
+    return conn
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return f"（{len(value)} 字节的二进制数据）"
+    text = str(value)
+    return text if len(text) <= MAX_CELL else text[:MAX_CELL] + "…"
+
+
+def run_query(engine: Engine, sql: str) -> QueryResult:
+    sql = sql.strip()
+    if not sql:
+        raise QueryRefused("请输入一条 SELECT 查询")
+    conn = connect_read_only(database_path(engine))
+    started = time.monotonic()
+    # Asked every few thousand SQLite steps; a non-zero answer interrupts the query.
+    conn.set_progress_handler(lambda: int(time.monotonic() - started > TIME_LIMIT), 5000)
+    try:
+        cursor = conn.execute(sql)
+        if cursor.description is None:
+            raise QueryRefused("只能运行查询（SELECT），这条语句不返回结果")
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchmany(MAX_ROWS + 1)
+    except sqlite3.DatabaseError as exc:
+        raise QueryRefused(_explain(exc)) from None
+    except sqlite3.ProgrammingError as exc:
+        raise QueryRefused(f"无法运行：{exc}（一次只能运行一条语句）") from None
+    except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
+        raise QueryRefused(f"一次只能运行一条语句（{exc}）") from None
+    finally:
+        conn.close()
+    return QueryResult(
+        columns=names,
+        rows=[[_cell(v) for v in row] for row in rows[:MAX_ROWS]],
+        truncated=len(rows) > MAX_ROWS, seconds=time.monotonic() - started)
+
+
+def _explain(exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "not authorized" in text or "readonly" in text or "read-only" in text:
+        return "只读查询：这个页面不能修改、删除或新建任何数据，只能用 SELECT 查看。"
+    if "interrupted" in text:
+        return f"查询超过 {TIME_LIMIT:.0f} 秒被中止，请缩小范围（例如加上 WHERE 或 LIMIT）。"
+    return f"SQL 有误：{text}"

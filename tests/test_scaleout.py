@@ -1,0 +1,119 @@
+"""Scale-out, on SQLite and (with FORMBOT_TEST_DATABASE) PostgreSQL: several mailboxes in one
+config, and workers that race for the same mail without a lease to keep them apart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import Session, func, select
+
+from formbot.config import MailboxSettings
+from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.samples import FormFill, activity_docx, build_mail
+from store.models import ActivityRow, FolderState, MailboxCopy, Message, Outgoing
+from tests.conftest import PASSWORD
+from tests.helpers import BOT, Bot, write_config
+
+SECOND = "second-box@126.com"
+SENDERS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
+
+
+def form_mail(n: int, to: str = BOT) -> bytes:
+    fill = FormFill("定海路街道总工会", [[f"活动{n}", "讲座", "6月", "x", str(n)]])
+    return build_mail(from_addr=SENDERS[n % 3], to_addr=to, subject=f"申报{n}", body="",
+                      attachments=[("a.docx", activity_docx(fill))],
+                      message_id=f"<scale{n}@example.cn>")
+
+
+def count(bot: Bot, table: type) -> int:
+    with Session(bot.engine) as session:
+        return session.exec(select(func.count()).select_from(table)).one()
+
+
+def with_mailboxes(bot: Bot, *extra: MailboxSettings) -> Bot:
+    """The proposed `mailboxes:` key, set on settings directly until config.py has it."""
+    return Bot(bot.settings.model_copy(update={"mailboxes": list(extra)}), bot.engine)
+
+
+def test_several_mailboxes_are_polled_into_one_store(tmp_path: Path) -> None:
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as first, \
+            EmbeddedIMAP(user=SECOND, password=PASSWORD) as second, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        bot = Bot.at(write_config(tmp_path, first, smtp))
+        other = bot.settings.mailbox.model_copy(update={"port": second.port, "username": SECOND})
+        bot = with_mailboxes(bot, other)
+        top_first = max(first.append(form_mail(n)) for n in (1, 2))
+        second.append(form_mail(3, to=SECOND))
+        top_second = second.append(form_mail(1, to=SECOND))  # sent to both: one record
+        report = bot.poll()
+        assert (report.new, report.duplicates, report.processed) == (3, 1, 3)
+        assert count(bot, Message) == 3 and count(bot, ActivityRow) == 3
+        assert len(smtp.wait_for(3)) == 3
+        with Session(bot.engine) as session:
+            states = {s.account: s.last_uid for s in session.exec(select(FolderState))}
+            copies = list(session.exec(select(MailboxCopy)))
+        assert states == {f"{BOT}@{first.host}": top_first, f"{SECOND}@{second.host}": top_second}
+        assert len(copies) == 4 and all(c.handled for c in copies)
+        second.append(form_mail(4, to=SECOND))
+        again = bot.poll()
+        assert (again.new, again.fetched) == (1, 1)       # each mailbox from where it stopped
+        assert len(smtp.wait_for(4)) == 4
+
+
+RACE = """
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from formbot import pipeline
+from formbot.config import load_settings
+from formbot.converters import LazyConverter
+from formbot.reading import Readers
+from formbot.storing import StoreContext
+from store.db import open_database
+
+settings = load_settings(sys.argv[1])
+engine = open_database(settings.database)
+now = datetime(2018, 6, 10, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+report = pipeline.PollReport()
+with LazyConverter() as converter:
+    readers = Readers(converter)
+    context = StoreContext(settings)
+    # No lease on purpose: what must hold is the message key and the claim before storing.
+    pipeline.ingest_new(settings, engine=engine, now=now, report=report, readers=readers,
+                        context=context)
+    pipeline.retry_failed(settings, engine=engine, now=now, report=report, readers=readers,
+                          context=context)
+    readers.close()
+print(report.processed, report.duplicates, report.failed)
+"""
+
+
+def test_workers_racing_without_a_lease_store_each_mail_once(tmp_path: Path) -> None:
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        config = write_config(tmp_path, imap, smtp, mailbox__batch_size=5)
+        Bot.at(config)                                  # the schema, before the race
+        for n in range(24):
+            imap.append(form_mail(n))
+        env = {**os.environ, "FORMBOT_IMAP_PASSWORD": PASSWORD,
+               "FORMBOT_SMTP_PASSWORD": PASSWORD}
+        racers = [subprocess.Popen([sys.executable, "-c", RACE, str(config)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                  for _ in range(3)]
+        processed = 0
+        for racer in racers:
+            out, err = racer.communicate(timeout=180)
+            assert racer.returncode == 0, err.decode()[-3000:]
+            done, _duplicates, failed = map(int, out.split())
+            assert failed == 0
+            processed += done
+        bot = Bot.at(config)
+        assert processed == 24                          # each mail stored by one racer
+        assert count(bot, Message) == 24 and count(bot, ActivityRow) == 24
+        assert count(bot, Outgoing) == 24
+        bot.poll()
+        assert len(smtp.wait_for(24)) == 24
+        assert len({raw for _, _, raw in smtp.messages}) == 24
