@@ -127,7 +127,7 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
     report = PollReport()
     sync_registry(settings, engine=engine)
     with LazyConverter() as converter:
-        readers = Readers(converter)
+        readers = Readers(converter, settings.limits)
         context = StoreContext(settings)
         try:
             for box in mailboxes(settings):
@@ -359,7 +359,7 @@ def reprocess(settings: Settings, *, engine: Engine, now: datetime,
         raise FormbotError(f"没有找到这封邮件：{'、'.join(message_ids)}（用 Message-ID，"
                            "可在 formbot status 的失败或未匹配列表中找到）")
     with Session(engine) as session, LazyConverter() as converter:
-        readers = Readers(converter)
+        readers = Readers(converter, settings.limits)
         try:
             messages = [session.get(Message, i) for i in ids]
             _read_and_store(session, StoreContext(settings), readers,

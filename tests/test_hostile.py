@@ -355,3 +355,17 @@ def test_workers_cap_their_address_space() -> None:
                              initargs=(reading.WORKER_MEMORY,)) as pool:
         soft, _ = pool.submit(resource.getrlimit, resource.RLIMIT_AS).result(timeout=60)
     assert soft == reading.WORKER_MEMORY
+
+
+def test_the_winmail_dat_fixture_is_real_tnef() -> None:
+    """tnefparse's own reader (not used on mail from outside) agrees with the fixture and
+    with formbot's bounded reader."""
+    from tnefparse.tnef import TNEF
+
+    from parsers.tnef import tnef_files
+    from tests.fixtures.hostile import tnef
+
+    files = [("主题活动申报表（定海路街道）.docx", b"PK-form"), ("b.xlsx", b"xx")]
+    data = tnef(files)
+    assert [(a.long_filename(), a.data) for a in TNEF(data).attachments] == files
+    assert tnef_files(data) == files

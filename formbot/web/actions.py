@@ -50,9 +50,9 @@ class Outcome:
     ok: bool = True
 
 
-def _read(raw: bytes) -> Parsed:
+def _read(raw: bytes, settings: Settings) -> Parsed:
     with LazyConverter() as converter:
-        readers = Readers(converter)
+        readers = Readers(converter, settings.limits)
         try:
             result = next(iter(readers.read_all([raw])))
         finally:
@@ -98,7 +98,7 @@ def assign(settings: Settings, *, engine: Engine, message_id: int, unit_id: int,
         if unit is None or not unit.active:
             raise FormbotError("请选择名单中的一个单位")
         raw = read_raw(message.raw_path)
-    parsed = _read(raw)
+    parsed = _read(raw, settings)
     envelope = parsed.envelope
     unit_text = next((f.unit_text for f, _ in parsed.forms.values() if f.unit_text), None)
     if not envelope.from_addr and not unit_text:
