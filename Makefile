@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench dovecot-test slow-test browser-test clean
+.PHONY: demo test lint bench dovecot-test slow-test browser-test postgres-test clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,10 +16,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -m "not dovecot and not slow and not browser"
+	$(BIN)/pytest -q -m "not dovecot and not slow and not browser and not postgres"
 
 dovecot-test: $(STAMP)
 	$(BIN)/pytest -q -m dovecot
+
+# The whole default suite again, on PostgreSQL (bash .ci/install-postgres.sh first).
+PG_URL ?= postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot
+postgres-test: $(STAMP)
+	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser"
 
 browser-test: $(STAMP)
 	$(BIN)/pytest -q -m browser

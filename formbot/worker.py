@@ -166,8 +166,14 @@ class Worker:
         client = box.client
         assert client is not None
         self.outages.ok("imap-idle")
+        # Mail that came while no IDLE was listening (before the first, or during a
+        # reconnect) sends no EXISTS: one poll once IDLE listens closes that gap, instead
+        # of leaving such mail to the timed poll minutes later.
+        arrived = True
         while not self.stopping.is_set():
             client.idle()
+            if arrived:
+                self._poll_now()
             started = datetime.now()
             arrived = False
             while not self.stopping.is_set() and datetime.now() - started < IDLE_RENEW:
@@ -176,9 +182,11 @@ class Worker:
                     arrived = True
                     break
             client.idle_done()
-            if arrived and self._scheduler is not None:
-                self._scheduler.add_job(self.poll, id="poll-now", replace_existing=True,
-                                        max_instances=1, misfire_grace_time=None)
+
+    def _poll_now(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.add_job(self.poll, id="poll-now", replace_existing=True,
+                                    max_instances=1, misfire_grace_time=None)
 
     # -- life cycle ------------------------------------------------------
     def start(self, *, idle: bool = True) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,13 +110,31 @@ def drop_test_databases() -> None:
     if not admin_url or not _created:
         return
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
     names = [make_url(url).database for url in _created.values()]
     _created.clear()
+    failures: list[DBAPIError] = []
     with _admin(admin_url) as conn:
         for name in names:
-            # FORCE: engines the test left open still hold connections to it.
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(10):
+                try:
+                    # Our own connections a test left open (engines, subprocesses) first;
+                    # DROP itself then stops an autovacuum worker, which WITH (FORCE) may
+                    # not: that process is not ours to signal.
+                    conn.exec_driver_sql(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                        "datname = %(name)s AND pid <> pg_backend_pid() AND "
+                        "usename = current_user", {"name": name})
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+                    break
+                except DBAPIError as exc:  # a connection arriving meanwhile: try again
+                    if attempt == 9:
+                        failures.append(exc)
+                    else:
+                        time.sleep(0.2 * (attempt + 1))
+    if failures:
+        raise failures[0]
 
 
 def _admin(url: str):  # type: ignore[no-untyped-def]

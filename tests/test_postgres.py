@@ -1,5 +1,6 @@
 """PostgreSQL as the store: column types, schema creation raced by several processes, leases,
-backup. Runs only with FORMBOT_TEST_DATABASE set (the CI tier: .ci/install-postgres.sh);
+backup. Marked `postgres`: the CI tier (.ci/install-postgres.sh, `make postgres-test`) sets
+FORMBOT_TEST_DATABASE;
 the rest of the suite runs on PostgreSQL too then, each test in a database of its own."""
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from store.models import Message, Outgoing, Unit
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, Bot, database_url, on_postgres, write_config
 
-pytestmark = pytest.mark.skipif(not on_postgres(), reason="set FORMBOT_TEST_DATABASE")
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres() -> None:
+    # Selected on purpose (`-m postgres` or the PostgreSQL tier): fail, never skip, without it.
+    if not on_postgres():
+        pytest.fail("FORMBOT_TEST_DATABASE is not set: run .ci/install-postgres.sh and export it",
+                    pytrace=False)
 TZ = ZoneInfo("Asia/Shanghai")
 
 

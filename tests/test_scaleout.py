@@ -117,3 +117,33 @@ def test_workers_racing_without_a_lease_store_each_mail_once(tmp_path: Path) -> 
         bot.poll()
         assert len(smtp.wait_for(24)) == 24
         assert len({raw for _, _, raw in smtp.messages}) == 24
+
+
+def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -> None:
+    """SQLite → the test database (PostgreSQL in the PostgreSQL tier): README's move."""
+    from store.db import make_engine, open_database
+    from store.transfer import copy_database
+    from tests.helpers import database_url
+
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        config = write_config(tmp_path, imap, smtp,
+                              database=f"sqlite:///{tmp_path / 'data' / 'old.db'}")
+        old = Bot.at(config)
+        for n in range(3):
+            imap.append(form_mail(n))
+        old.poll()
+        target = database_url(tmp_path / "moved")
+        copied = copy_database(old.engine, make_engine(target))
+        assert copied["message"] == 3 and copied["activityrow"] == 3 and copied["outgoing"] == 3
+        moved = Bot(old.settings.model_copy(update={"database": target}), open_database(target))
+        with Session(old.engine) as before, Session(moved.engine) as after:
+            for table in (Message, ActivityRow, Outgoing, FolderState, MailboxCopy):
+                assert [r.model_dump() for r in before.exec(select(table))] == \
+                       [r.model_dump() for r in after.exec(select(table))], table
+        imap.append(form_mail(3))
+        imap.append(form_mail(1))                     # seen before the move: a duplicate
+        report = moved.poll()
+        assert (report.new, report.duplicates, report.processed) == (1, 1, 1)
+        assert count(moved, Message) == 4 and count(moved, Outgoing) == 4
+        assert len(smtp.wait_for(4)) == 4
