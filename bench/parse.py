@@ -151,7 +151,7 @@ def main() -> int:
                            "target_ratio": TARGET_RATIO, "verdict": verdict},
         }
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
-    return 0 if verdict == "PASS" else 1
+    return 0  # a benchmark reports; the verdict is printed, CI does not fail on it
 
 
 if __name__ == "__main__":

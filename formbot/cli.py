@@ -268,11 +268,12 @@ def reprocess(config_path: str | None, now_text: str | None, all_messages: bool,
 @_friendly
 def backup(config_path: str | None, file: Path) -> None:
     """在 worker 运行时也能做的数据库一致性备份。"""
-    from store.backup import backup_sqlite
+    from store.backup import backup_database
 
     settings, _ = _context(config_path)
-    size = backup_sqlite(settings.database, file)
-    click.echo(f"已备份到 {file}（{size / 1024:.0f} KB，已通过完整性检查）")
+    size = backup_database(settings.database, file)
+    checked = "，已通过完整性检查" if settings.database.startswith("sqlite") else "（pg_dump 格式）"
+    click.echo(f"已备份到 {file}（{size / 1024:.0f} KB{checked}）")
 
 
 @main.command()

@@ -12,8 +12,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import cn2an
-
 _SPACES = re.compile(r"[\s\u3000\u00a0]+")
 # Full-width punctuation of Chinese prose. NFKC would turn `，` into `,` and `（）`
 # into `()`, rewriting what the clerk wrote in every exported activity and team;
@@ -79,6 +77,8 @@ def parse_count(raw: object) -> tuple[int | None, str | None]:
         return int(float(core)), None
     if _CN_NUMERAL.match(core):
         try:
+            import cn2an  # deferred: 80 ms of start-up that `formbot status` never needs
+
             return int(cn2an.cn2an(core.replace("两", "二"), "smart")), None
         except (ValueError, KeyError):
             pass
@@ -97,6 +97,8 @@ _DATE_PATTERNS = (
 def _cn_date_digits(text: str) -> str:
     """`二〇一六年三月十五日` → `2016年3月15日`: year digit by digit, month/day as numerals."""
     def month_day(match: re.Match[str]) -> str:
+        import cn2an
+
         return str(cn2an.cn2an(match.group(1), "smart")) + match.group(2)
 
     text = re.sub(
