@@ -12,17 +12,6 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-installed() {
-    local package
-    for package in "$@"; do
-        [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) == "install ok installed" ]] \
-            || return 1
-    done
-}
-
-if ! installed chromium fonts-noto-cjk; then
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
-fi
+bash "$(dirname "$0")/apt-install.sh" chromium fonts-noto-cjk
 
 /usr/bin/chromium --version

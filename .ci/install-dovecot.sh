@@ -12,28 +12,7 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-installed() {
-    [[ $(dpkg-query -W -f='${Status}' dovecot-imapd 2>/dev/null) == "install ok installed" ]]
-}
-
-if ! installed; then
-    # policy-rc.d exit code 101 tells invoke-rc.d not to start services during
-    # install; only add one when none exists, and only for the install itself.
-    policy=/usr/sbin/policy-rc.d
-    own_policy=no
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=yes
-    fi
-    cleanup() { if [[ $own_policy == yes ]]; then rm -f "$policy"; fi; }
-    trap cleanup EXIT
-
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends dovecot-imapd
-    cleanup
-    trap - EXIT
-fi
+bash "$(dirname "$0")/apt-install.sh" dovecot-imapd
 
 # Whatever the init system did, make sure no packaged dovecot keeps running.
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then

@@ -9,24 +9,7 @@ set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(libreoffice-writer-nogui libreoffice-calc-nogui python3-uno)
-
-missing=()
-for package in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
-    if [[ $status != "install ok installed" ]]; then
-        missing+=("$package")
-    fi
-done
-
-if ((${#missing[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "install-libreoffice.sh: must run as root to install: ${missing[*]}" >&2
-        exit 1
-    fi
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash "$(dirname "$0")/apt-install.sh" libreoffice-writer-nogui libreoffice-calc-nogui python3-uno
 
 /usr/bin/python3 -c 'import uno' || {
     echo "install-libreoffice.sh: /usr/bin/python3 cannot import uno" >&2

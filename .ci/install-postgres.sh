@@ -20,27 +20,9 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-installed() {
-    [[ $(dpkg-query -W -f='${Status}' postgresql 2>/dev/null) == "install ok installed" ]]
-}
-
-if ! installed; then
-    # As in install-dovecot.sh: no service started by the package scripts (there may be no
-    # init system); we start the cluster ourselves below.
-    policy=/usr/sbin/policy-rc.d
-    own_policy=no
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=yes
-    fi
-    cleanup() { if [[ $own_policy == yes ]]; then rm -f "$policy"; fi; }
-    trap cleanup EXIT
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends postgresql
-    cleanup
-    trap - EXIT
-fi
+# No service started by the package scripts (there may be no init system); the cluster
+# is started below.
+bash "$(dirname "$0")/apt-install.sh" postgresql
 
 # The newest installed server version; its cluster "main" (created by the package, or here).
 version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
