@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from .models import (
@@ -35,11 +37,16 @@ def folder_state(*, session: Session, account: str, folder: str) -> FolderState 
 
 def save_folder_state(*, session: Session, account: str, folder: str, uidvalidity: int,
                       last_uid: int) -> None:
-    state = folder_state(session=session, account=account, folder=folder)
-    if state is None:
-        state = FolderState(account=account, folder=folder, uidvalidity=uidvalidity)
-    state.uidvalidity, state.last_uid = uidvalidity, last_uid
-    session.add(state)
+    # An upsert, not read-then-insert: two workers meeting a folder for the first time would
+    # otherwise both insert and one would die on the unique key.
+    values = {"account": account, "folder": folder, "uidvalidity": uidvalidity,
+              "last_uid": last_uid}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(FolderState).values(**values)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["account", "folder"],
+        set_={"uidvalidity": uidvalidity, "last_uid": last_uid}))
 
 
 def message_by_key(*, session: Session, key: str) -> Message | None:
