@@ -262,6 +262,41 @@ def reprocess(config_path: str | None, now_text: str | None, all_messages: bool,
     print_poll_report(report)
 
 
+@main.group()
+def db() -> None:
+    """数据库维护：迁移到另一个数据库（例如从 SQLite 换到 PostgreSQL）。"""
+
+
+@db.command("copy")
+@_config_option
+@click.option("--to", "target_url", required=True, metavar="URL",
+              help="新的空数据库，例如 postgresql+psycopg://formbot@主机/formbot")
+@_friendly
+def db_copy(config_path: str | None, target_url: str) -> None:
+    """把全部数据复制到一个新的空数据库（原数据库不变），之后把 database 配置改成新地址。"""
+    from contextlib import ExitStack
+
+    from parsers.errors import FormbotError
+    from store.db import open_database, shown_url
+    from store.leases import held
+    from store.transfer import copy_database
+
+    from . import pipeline
+
+    settings, engine = _context(config_path)
+    with ExitStack() as stack:
+        # Holding every lease the worker takes: no mail is stored or sent mid-copy, so
+        # the new database is the whole old one, not a snapshot missing the last minute.
+        leases = [pipeline.poll_lease(box) for box in settings.all_mailboxes()] + ["outbox"]
+        for name in leases:
+            if not stack.enter_context(held(engine, name, ttl=pipeline.POLL_LEASE)):
+                raise FormbotError("formbot 正在收信或发信：请先停止 formbot run，再复制数据库")
+        copied = copy_database(engine, open_database(target_url),
+                               progress=lambda table, rows: click.echo(f"  {table}：{rows} 行"))
+    click.echo(f"已复制 {sum(copied.values())} 行到 {shown_url(target_url)}。"
+               f"请把 config.yaml 的 database 改成这个地址，再启动 formbot run。")
+
+
 @main.command()
 @_config_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

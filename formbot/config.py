@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -149,6 +150,9 @@ class ScheduleSettings(_Strict):
 
 class Settings(_Strict):
     mailbox: MailboxSettings
+    # More mailboxes polled into the same store (e.g. a second address units also write
+    # to); each keeps its own place, and a mail sent to several is stored once.
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
     smtp: SmtpSettings
     database: str = "sqlite:///data/formbot.db"
     data_dir: Path = Path("data")
@@ -168,6 +172,33 @@ class Settings(_Strict):
         if duplicates:
             raise ValueError(f"单位重复：{'、'.join(duplicates)}")
         return units
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _distinct_mailboxes(cls, extra: list[MailboxSettings],
+                            info: ValidationInfo) -> list[MailboxSettings]:
+        # The same folder twice would make two polls race for it under two leases.
+        first = info.data.get("mailbox")
+        seen = {_mailbox_key(first)} if first is not None else set()
+        for box in extra:
+            key = _mailbox_key(box)
+            if key in seen:
+                raise ValueError(f"邮箱重复：{box.username}@{box.host} 的 {box.folder} "
+                                 f"已在 mailbox 或 mailboxes 中出现过")
+            seen.add(key)
+        return extra
+
+    def all_mailboxes(self) -> list[MailboxSettings]:
+        """`mailbox:` first, then the optional `mailboxes:` list."""
+        return [self.mailbox, *self.mailboxes]
+
+    def own_addresses(self) -> list[str]:
+        """Every address the bot reads or sends as: mail from them is never answered."""
+        return [self.smtp.from_address, *(box.username for box in self.all_mailboxes())]
+
+
+def _mailbox_key(box: MailboxSettings) -> tuple[str, int, str, str]:
+    return (box.host.lower(), box.port, box.username.lower(), box.folder)
 
 
 def _describe(error: dict[str, object]) -> str:

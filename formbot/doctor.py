@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from parsers.errors import FormbotError
+
+if TYPE_CHECKING:
+    from .config import MailboxSettings
 
 
 def _check(label: str, action: Callable[[], str]) -> bool:
@@ -46,15 +50,16 @@ def run_checks(config_path: str | None) -> bool:
                     raise FormbotError(f"数据库完整性检查未通过：{result}（请用备份恢复）")
         return f"{settings.database} 正常"
 
-    def imap() -> str:
-        from ingest.imap import Mailbox
+    def imap(box: MailboxSettings) -> Callable[[], str]:
+        def check() -> str:
+            from ingest.imap import Mailbox
 
-        from .pipeline import imap_target
+            from .pipeline import imap_target
 
-        with Mailbox(imap_target(settings)) as box:
-            sent_id = "已发送 IMAP ID" if b"ID" in box.capabilities else "服务器不支持 ID"
-            box_name = settings.mailbox.folder
-            return f"{settings.mailbox.username} 登录成功，{sent_id}，文件夹 {box_name} 可用"
+            with Mailbox(imap_target(settings, box)) as mailbox:
+                sent_id = "已发送 IMAP ID" if b"ID" in mailbox.capabilities else "服务器不支持 ID"
+                return f"{box.username} 登录成功，{sent_id}，文件夹 {box.folder} 可用"
+        return check
 
     def smtp() -> str:
         from notifier.outbox import _connect
@@ -65,9 +70,11 @@ def run_checks(config_path: str | None) -> bool:
         client.quit()
         return f"{settings.smtp.username} 登录成功"
 
+    boxes = settings.all_mailboxes()
     results = [
         _check("数据库", database),
-        _check("收信（IMAP）", imap),
+        *(_check("收信（IMAP）" if len(boxes) == 1 else f"收信（IMAP {box.username}）", imap(box))
+          for box in boxes),
         _check("发信（SMTP）", smtp),
     ]
     return all(results)

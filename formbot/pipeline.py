@@ -61,7 +61,7 @@ class PollReport:
 def mailboxes(settings: Settings) -> list[MailboxSettings]:
     """Every mailbox this config polls: the contract's `mailbox:` first, then the optional
     `mailboxes:` list (a config without that key has just the one)."""
-    return [settings.mailbox, *(getattr(settings, "mailboxes", None) or ())]
+    return settings.all_mailboxes()
 
 
 def poll_lease(box: MailboxSettings) -> str:

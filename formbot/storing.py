@@ -116,7 +116,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
 def _answer(session: Session, settings: Settings, message: Message, parsed: Parsed,
             unit: Unit | None, unit_text: str | None, *, now: datetime) -> None:
     envelope, forms = parsed.envelope, parsed.forms
-    own = [settings.smtp.from_address, settings.mailbox.username]
+    own = settings.own_addresses()
     reason = reason_not_to_answer(envelope.headers, envelope.from_addr, own)
     if reason:
         message.outcome = f"no-reply:{reason}"

@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Engine, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
+
+from parsers.errors import FormbotError
 
 from . import audit, models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -22,11 +25,36 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0001"  # the newest revision in migrations/versions; checked by a test
 
 
+class DatabaseError(FormbotError):
+    """The database URL is wrong or the database cannot be reached; says which and why."""
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: a password in it never reaches a log or a terminal."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "（无法识别的地址）"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and foreign keys.
 
     PostgreSQL (`postgresql+psycopg://user@host/db`) needs none of that: its own locking
     serves several workers, and the schema lock below is an advisory lock there."""
+    try:
+        return _make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseError(
+            f"数据库地址 {shown_url(url)} 无法使用：{type(exc).__name__}"
+            "（SQLite 写作 sqlite:///data/formbot.db；PostgreSQL 写作 "
+            "postgresql+psycopg://用户@主机/库名，并安装 formbot[postgres]）") from None
+    except OSError as exc:
+        raise DatabaseError(f"无法创建数据库文件 {shown_url(url)}：{exc.strerror}"
+                            "（检查 database 配置项里的文件夹是否存在、是否可写）") from None
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -116,5 +144,10 @@ def _prepare_locked(engine: Engine) -> None:
 
 def open_database(url: str) -> Engine:
     engine = make_engine(url)
-    prepare(engine)
+    try:
+        prepare(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise DatabaseError(f"无法打开数据库 {shown_url(url)}：{reason}"
+                            "（检查地址、服务器是否在运行、用户名和密码）") from None
     return engine

@@ -14,6 +14,9 @@ from parsers.errors import FormbotError
 from .db import current_revision, prepare
 
 BATCH = 1000
+# Leases belong to the processes of the old database; copied, they would make the first
+# worker on the new one wait out a lease nobody holds.
+NOT_COPIED = {"lease"}
 Progress = Callable[[str, int], None]
 
 
@@ -32,7 +35,7 @@ def copy_database(source: Engine, target: Engine,
     names = set(inspect(source).get_table_names())
     with source.connect() as reading, target.begin() as writing:
         for table in SQLModel.metadata.sorted_tables:  # parents before children (foreign keys)
-            if table.name not in names:
+            if table.name not in names or table.name in NOT_COPIED:
                 continue
             writing.execute(table.delete())  # rows `prepare` may have made (none today)
             count = 0

@@ -122,6 +122,19 @@ def test_doctor_checks_everything_and_says_what_is_wrong(
     assert bad.returncode == 1 and "✗ 发信（SMTP）" in bad.stdout and "拒绝登录" in bad.stdout
 
 
+def test_doctor_logs_in_to_every_mailbox_of_the_config(
+    tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
+) -> None:
+    imap, smtp = servers
+    second = {"host": imap.host, "port": imap.port, "security": "plain",
+              "username": "nobody@126.com", "password_env": "FORMBOT_IMAP_PASSWORD"}
+    config = write_config(tmp_path, imap, smtp, mailboxes=[second])
+    result = run("doctor", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1                 # the second account does not exist
+    assert f"✓ 收信（IMAP {BOT}）" in result.stdout
+    assert "✗ 收信（IMAP nobody@126.com）" in result.stdout
+
+
 def test_demo_runs_the_whole_pipeline_and_writes_the_workbook(tmp_path: Path) -> None:
     result = run("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

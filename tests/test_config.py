@@ -246,3 +246,23 @@ def test_emails_are_normalised_to_lower_case(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, lambda d: d["units"][0].update(
         emails=[" DHJD_GH@Example.CN "])))
     assert settings.units[0].emails == ["dhjd_gh@example.cn"]
+
+
+def test_more_mailboxes_are_optional_and_listed_after_the_first(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path)).mailboxes == []
+
+    def second_box(data: dict[str, Any]) -> None:
+        data["mailboxes"] = [{**data["mailbox"], "username": "second-box@126.com"}]
+
+    settings = load_settings(write(tmp_path, second_box))
+    assert [box.username for box in settings.all_mailboxes()] == [
+        BASE["mailbox"]["username"], "second-box@126.com"]
+    assert "second-box@126.com" in settings.own_addresses()
+
+
+def test_the_same_mailbox_twice_is_refused_with_its_key(tmp_path: Path) -> None:
+    def same_box(data: dict[str, Any]) -> None:
+        data["mailboxes"] = [{**data["mailbox"], "username": data["mailbox"]["username"].upper()}]
+
+    message = error_for(tmp_path, same_box)
+    assert "mailboxes：" in message and "邮箱重复" in message

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from formbot.config import MailboxSettings
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from formbot.samples import FormFill, activity_docx, build_mail
-from store.models import ActivityRow, FolderState, MailboxCopy, Message, Outgoing
+from store.models import ActivityRow, FolderState, Lease, MailboxCopy, Message, Outgoing
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, Bot, write_config
 
@@ -33,18 +32,13 @@ def count(bot: Bot, table: type) -> int:
         return session.exec(select(func.count()).select_from(table)).one()
 
 
-def with_mailboxes(bot: Bot, *extra: MailboxSettings) -> Bot:
-    """The proposed `mailboxes:` key, set on settings directly until config.py has it."""
-    return Bot(bot.settings.model_copy(update={"mailboxes": list(extra)}), bot.engine)
-
-
 def test_several_mailboxes_are_polled_into_one_store(tmp_path: Path) -> None:
     with EmbeddedIMAP(user=BOT, password=PASSWORD) as first, \
             EmbeddedIMAP(user=SECOND, password=PASSWORD) as second, \
             EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
-        bot = Bot.at(write_config(tmp_path, first, smtp))
-        other = bot.settings.mailbox.model_copy(update={"port": second.port, "username": SECOND})
-        bot = with_mailboxes(bot, other)
+        other = {"host": second.host, "port": second.port, "security": "plain",
+                 "username": SECOND, "password_env": "FORMBOT_IMAP_PASSWORD"}
+        bot = Bot.at(write_config(tmp_path, first, smtp, mailboxes=[other]))
         top_first = max(first.append(form_mail(n)) for n in (1, 2))
         second.append(form_mail(3, to=SECOND))
         top_second = second.append(form_mail(1, to=SECOND))  # sent to both: one record
@@ -119,10 +113,16 @@ def test_workers_racing_without_a_lease_store_each_mail_once(tmp_path: Path) -> 
         assert len({raw for _, _, raw in smtp.messages}) == 24
 
 
+def formbot(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FORMBOT_IMAP_PASSWORD": PASSWORD, "FORMBOT_SMTP_PASSWORD": PASSWORD}
+    command = [str(Path(sys.executable).with_name("formbot")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
 def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -> None:
-    """SQLite → the test database (PostgreSQL in the PostgreSQL tier): README's move."""
-    from store.db import make_engine, open_database
-    from store.transfer import copy_database
+    """SQLite → the test database (PostgreSQL in the PostgreSQL tier) with `formbot db copy`,
+    the README's move."""
+    from store.db import open_database
     from tests.helpers import database_url
 
     with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
@@ -134,16 +134,39 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
             imap.append(form_mail(n))
         old.poll()
         target = database_url(tmp_path / "moved")
-        copied = copy_database(old.engine, make_engine(target))
-        assert copied["message"] == 3 and copied["activityrow"] == 3 and copied["outgoing"] == 3
+        result = formbot("db", "copy", "--config", str(config), "--to", target)
+        assert result.returncode == 0, result.stderr
+        assert "message：3 行" in result.stdout and "activityrow：3 行" in result.stdout
+        assert "outgoing：3 行" in result.stdout and "请把 config.yaml 的 database" in result.stdout
+        again = formbot("db", "copy", "--config", str(config), "--to", target)
+        assert again.returncode == 1 and "只能复制到一个新的空数据库" in again.stderr
         moved = Bot(old.settings.model_copy(update={"database": target}), open_database(target))
         with Session(old.engine) as before, Session(moved.engine) as after:
             for table in (Message, ActivityRow, Outgoing, FolderState, MailboxCopy):
                 assert [r.model_dump() for r in before.exec(select(table))] == \
                        [r.model_dump() for r in after.exec(select(table))], table
+            assert after.exec(select(func.count()).select_from(Lease)).one() == 0
         imap.append(form_mail(3))
         imap.append(form_mail(1))                     # seen before the move: a duplicate
         report = moved.poll()
         assert (report.new, report.duplicates, report.processed) == (1, 1, 1)
         assert count(moved, Message) == 4 and count(moved, Outgoing) == 4
         assert len(smtp.wait_for(4)) == 4
+
+
+def test_copying_is_refused_while_a_worker_is_polling(tmp_path: Path) -> None:
+    from formbot.pipeline import POLL_LEASE, poll_lease
+    from store.leases import held
+    from tests.helpers import database_url
+
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        config = write_config(tmp_path, imap, smtp)
+        bot = Bot.at(config)
+        target = database_url(tmp_path / "moved")
+        with held(bot.engine, poll_lease(bot.settings.mailbox), ttl=POLL_LEASE) as mine:
+            assert mine
+            result = formbot("db", "copy", "--config", str(config), "--to", target)
+        assert result.returncode == 1 and "请先停止 formbot run" in result.stderr
+        wrong = formbot("db", "copy", "--config", str(config), "--to", "mysql://nowhere/x")
+        assert wrong.returncode == 1 and "数据库地址" in wrong.stderr
