@@ -21,7 +21,13 @@ from formbot.reports import status_data
 from formbot.samples import FormFill, activity_docx, build_mail, volunteer_xlsx
 from formbot.web.app import create_app
 from formbot.web.auth import LoginThrottle, PasswordHash, password_from_env
-from formbot.web.sql import QueryRefused, connect_read_only, database_path, run_query
+from formbot.web.sql import (
+    EXAMPLES,
+    QueryRefused,
+    connect_read_only,
+    database_path,
+    run_query,
+)
 from parsers.errors import FormbotError
 from store.audit import AuditEntry
 from store.models import ActivityRow, Message, Outgoing, Submission, Unit
@@ -307,7 +313,6 @@ def test_sql_page_never_writes(console: Console, sql: str) -> None:
     assert console.audit()[-1][1] == "sql" and "拒绝" in console.audit()[-1][2]
 
 
-@pytest.mark.skipif(on_postgres(), reason="the SQL page reads the SQLite file read-only; not offered on PostgreSQL")
 def test_sql_page_answers_questions(console: Console) -> None:
     console.login()
     page = console.client.post("/sql", data={
@@ -319,8 +324,15 @@ def test_sql_page_answers_questions(console: Console) -> None:
         run_query(console.bot.engine, "DELETE FROM unit")
 
 
-@pytest.mark.skipif(on_postgres(), reason="the SQL page reads the SQLite file read-only; not offered on PostgreSQL")
 def test_sql_layers_each_refuse_writes_alone(console: Console) -> None:
+    if on_postgres():
+        pg_layers_refuse_writes_alone(console)
+    else:
+        sqlite_layers_refuse_writes_alone(console)
+    assert console.count(Unit) == 4
+
+
+def sqlite_layers_refuse_writes_alone(console: Console) -> None:
     path = database_path(console.bot.engine)
     conn = connect_read_only(path)
     conn.set_authorizer(None)                      # without the authorizer: query_only
@@ -331,7 +343,32 @@ def test_sql_layers_each_refuse_writes_alone(console: Console) -> None:
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("DELETE FROM unit")
     conn.close()
-    assert console.count(Unit) == 4
+
+
+def pg_layers_refuse_writes_alone(console: Console) -> None:
+    import psycopg
+
+    pooled = console.bot.engine.raw_connection()
+    conn = pooled.driver_connection
+    try:
+        with conn.cursor() as cursor:              # the read-only transaction alone
+            cursor.execute("SET TRANSACTION READ ONLY")
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                cursor.execute("DELETE FROM unit")
+        conn.rollback()
+        with conn.cursor() as cursor, \
+                pytest.raises(psycopg.errors.SyntaxError, match="multiple commands"):
+            cursor.execute("COMMIT; DELETE FROM unit", prepare=True)  # the prepared one alone
+    finally:
+        conn.rollback()
+        pooled.close()
+    with pytest.raises(QueryRefused, match="一条语句"):
+        run_query(console.bot.engine, "COMMIT; DELETE FROM unit")
+
+
+def test_every_example_query_runs(console: Console) -> None:
+    for _title, sql in EXAMPLES:
+        assert run_query(console.bot.engine, sql).columns
 
 
 def test_the_password_comes_from_the_environment() -> None:

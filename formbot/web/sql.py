@@ -1,10 +1,14 @@
 """Ad-hoc questions in SQL that can never change anything.
 
-Belt and braces, because one of them may be misconfigured some day:
+Belt and braces, because one of them may be misconfigured some day. On SQLite:
 1. the file is opened read-only (`mode=ro`): SQLite refuses every write itself;
 2. `PRAGMA query_only` refuses writes even if the open mode were wrong;
-3. an authorizer allows reading and selecting only (no ATTACH, PRAGMA, DDL, DML);
-plus a time limit and a row limit, so a runaway join cannot stall the worker's database.
+3. an authorizer allows reading and selecting only (no ATTACH, PRAGMA, DDL, DML).
+On PostgreSQL:
+1. the query runs in a `READ ONLY` transaction that is always rolled back;
+2. it is sent as one prepared statement, so `COMMIT; DELETE …` cannot step out of that
+   transaction (the server refuses several commands in a prepared statement).
+Both have a time limit and a row limit, so a runaway join cannot stall the worker.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
@@ -32,7 +37,7 @@ EXAMPLES: list[tuple[str, str]] = [
      "FROM activityrow\n"
      "JOIN submission ON submission.id = activityrow.submission_id\n"
      "JOIN unit ON unit.id = submission.unit_id\n"
-     "WHERE submission.\"current\" = 1\n"
+     "WHERE submission.\"current\" = TRUE\n"
      "GROUP BY unit.name ORDER BY 参与人数 DESC"),
     ("各单位的志愿者服务队和人数（当前版本）",
      "SELECT unit.name AS 单位, volunteerteamrow.team_name AS 服务队,\n"
@@ -40,7 +45,7 @@ EXAMPLES: list[tuple[str, str]] = [
      "FROM volunteerteamrow\n"
      "JOIN submission ON submission.id = volunteerteamrow.submission_id\n"
      "JOIN unit ON unit.id = submission.unit_id\n"
-     "WHERE submission.\"current\" = 1\n"
+     "WHERE submission.\"current\" = TRUE\n"
      "ORDER BY unit.id, volunteerteamrow.seq"),
     ("最近收到的 20 封邮件",
      "SELECT received_at AS 收到时间, from_addr AS 发件人, subject AS 主题, status AS 状态\n"
@@ -66,7 +71,7 @@ class QueryResult:
 def database_path(engine: Engine) -> Path:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        raise QueryRefused("SQL 查询页只支持 SQLite 数据库文件")
+        raise QueryRefused("SQL 查询页只支持 SQLite 数据库文件和 PostgreSQL")
     return Path(database)
 
 
@@ -100,34 +105,67 @@ def run_query(engine: Engine, sql: str) -> QueryResult:
     sql = sql.strip()
     if not sql:
         raise QueryRefused("请输入一条 SELECT 查询")
-    conn = connect_read_only(database_path(engine))
     started = time.monotonic()
-    # Asked every few thousand SQLite steps; a non-zero answer interrupts the query.
-    conn.set_progress_handler(lambda: int(time.monotonic() - started > TIME_LIMIT), 5000)
-    try:
-        cursor = conn.execute(sql)
-        if cursor.description is None:
-            raise QueryRefused("只能运行查询（SELECT），这条语句不返回结果")
-        names = [d[0] for d in cursor.description]
-        rows = cursor.fetchmany(MAX_ROWS + 1)
-    except sqlite3.DatabaseError as exc:
-        raise QueryRefused(_explain(exc)) from None
-    except sqlite3.ProgrammingError as exc:
-        raise QueryRefused(f"无法运行：{exc}（一次只能运行一条语句）") from None
-    except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
-        raise QueryRefused(f"一次只能运行一条语句（{exc}）") from None
-    finally:
-        conn.close()
+    if engine.dialect.name == "postgresql":
+        names, rows = _run_on_postgres(engine, sql)
+    else:
+        names, rows = _run_on_sqlite(engine, sql, started)
     return QueryResult(
         columns=names,
         rows=[[_cell(v) for v in row] for row in rows[:MAX_ROWS]],
         truncated=len(rows) > MAX_ROWS, seconds=time.monotonic() - started)
 
 
-def _explain(exc: sqlite3.DatabaseError) -> str:
-    text = str(exc)
-    if "not authorized" in text or "readonly" in text or "read-only" in text:
+def _run_on_sqlite(engine: Engine, sql: str, started: float) -> tuple[list[str], list[Any]]:
+    conn = connect_read_only(database_path(engine))
+    # Asked every few thousand SQLite steps; a non-zero answer interrupts the query.
+    conn.set_progress_handler(lambda: int(time.monotonic() - started > TIME_LIMIT), 5000)
+    try:
+        cursor = conn.execute(sql)
+        if cursor.description is None:
+            raise QueryRefused(NOT_A_QUERY)
+        return [d[0] for d in cursor.description], cursor.fetchmany(MAX_ROWS + 1)
+    except sqlite3.DatabaseError as exc:
+        raise QueryRefused(_explain(str(exc))) from None
+    except sqlite3.ProgrammingError as exc:
+        raise QueryRefused(f"无法运行：{exc}（一次只能运行一条语句）") from None
+    except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
+        raise QueryRefused(f"一次只能运行一条语句（{exc}）") from None
+    finally:
+        conn.close()
+
+
+def _run_on_postgres(engine: Engine, sql: str) -> tuple[list[str], list[Any]]:
+    import psycopg
+
+    pooled = engine.raw_connection()
+    conn = pooled.driver_connection
+    try:
+        with conn.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(f"SET LOCAL statement_timeout = {int(TIME_LIMIT * 1000)}")
+            cursor.execute(sql, prepare=True)
+            if cursor.description is None:
+                raise QueryRefused(NOT_A_QUERY)
+            return [d.name for d in cursor.description], cursor.fetchmany(MAX_ROWS + 1)
+    except psycopg.errors.SyntaxError as exc:
+        if "multiple commands" in str(exc):
+            raise QueryRefused("一次只能运行一条语句") from None
+        raise QueryRefused(_explain(str(exc))) from None
+    except psycopg.Error as exc:
+        raise QueryRefused(_explain(str(exc))) from None
+    finally:
+        conn.rollback()  # type: ignore[union-attr]
+        pooled.close()
+
+
+NOT_A_QUERY = "只能运行查询（SELECT），这条语句不返回结果"
+
+
+def _explain(text: str) -> str:
+    text = text.strip().splitlines()[0] if text.strip() else text
+    if any(word in text for word in ("not authorized", "readonly", "read-only")):
         return "只读查询：这个页面不能修改、删除或新建任何数据，只能用 SELECT 查看。"
-    if "interrupted" in text:
+    if "interrupted" in text or "statement timeout" in text:
         return f"查询超过 {TIME_LIMIT:.0f} 秒被中止，请缩小范围（例如加上 WHERE 或 LIMIT）。"
     return f"SQL 有误：{text}"
