@@ -71,7 +71,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoCo
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not installed (run .ci/install-chromium.sh)")
+        pytest.fail(f"{CHROMIUM} not installed (run .ci/install-chromium.sh)")
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -105,8 +105,8 @@ def test_a_lease_has_one_holder_however_many_ask_at_once(tmp_path: Path) -> None
     assert len(won) == 1
 
 
-@pytest.mark.skipif(shutil.which("pg_restore") is None, reason="no PostgreSQL client tools")
 def test_backup_is_a_pg_dump_archive_of_every_table(tmp_path: Path) -> None:
+    assert shutil.which("pg_restore"), "PostgreSQL client tools missing: .ci/install-postgres.sh"
     with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
             EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
         bot = Bot.at(write_config(tmp_path, imap, smtp))
