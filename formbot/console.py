@@ -71,6 +71,7 @@ def print_status(data: dict[str, Any]) -> None:
         table.add_column(spec.short)
     table.add_column("最近提交")
     table.add_column("催报", justify="right")
+    suspect = {item["unit"] for item in data.get("sender_mismatch", [])}
     for unit in data["units"]:
         cells = []
         times = []
@@ -82,8 +83,10 @@ def print_status(data: dict[str, Any]) -> None:
             else:
                 cells.append("[red]未提交[/]")
         latest = max(times)[5:16].replace("T", " ") if times else "—"
-        table.add_row(unit["name"], *cells, latest, str(unit["reminders_sent"]))
+        name = unit["name"] + (" ※" if unit["name"] in suspect else "")
+        table.add_row(name, *cells, latest, str(unit["reminders_sent"]))
     console.print(table)
+    print_sender_mismatch(console, data.get("sender_mismatch", []))
     if data["unmatched"]:
         console.print(f"\n[yellow]未能确认单位的邮件 {len(data['unmatched'])} 封：[/]")
         for item in data["unmatched"]:
@@ -93,6 +96,22 @@ def print_status(data: dict[str, Any]) -> None:
         console.print(f"\n[red]处理失败的邮件 {len(data['failed'])} 封（会自动重试）：[/]")
         for item in data["failed"]:
             console.print(f"  {item['message_id']}：{item['error']}")
+
+
+def print_sender_mismatch(console: Console, items: list[dict[str, Any]]) -> None:
+    """The ※ units' mail: filed by 填报单位, sent from an address the unit did not register."""
+    from rich.markup import escape
+
+    from .reports import auth_summary
+
+    if not items:
+        return
+    console.print(f"\n[yellow]※ 发件地址不是登记邮箱、按“填报单位”归入的邮件 {len(items)} 封"
+                  f"（请核实）：[/]")
+    for item in items:
+        # Addresses, subjects and headers come from mail: never read as rich markup.
+        console.print(escape(f"  {item['unit']}　发件人：{item['from']}　"
+                             f"邮件认证：{auth_summary(item['auth'])}　{item['message_id']}"))
 
 
 def print_remind_report(report: Any, delivery: Any) -> None:

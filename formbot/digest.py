@@ -10,11 +10,12 @@ from sqlmodel import Session, select
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from parsers.specs import FORMS, form_by_key
-from store.models import Message, Submission, Unit
-from store.queries import failed_messages, unit_progress, unmatched_messages
+from store.models import Submission, Unit
+from store.queries import failed_messages, sender_mismatches, unit_progress, unmatched_messages
 
 from .config import Settings
 from .receipts import deadline_text
+from .reports import auth_summary
 
 
 def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
@@ -37,19 +38,22 @@ def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
         missing = [(name, forms) for name, forms in missing if forms]
         unmatched = unmatched_messages(session=session)
         failed = failed_messages(session=session)
-        mismatched = list(session.exec(select(Message).where(
-            Message.sender_matches_unit == False)))  # noqa: E712
+        # The day's only, like `new`: each such mail is pointed out once, not every day.
+        mismatched = sender_mismatches(session=session, since=since)
+        suspect = {message.id for message, _ in mismatched}
         body = render(
             "digest.txt.j2",
             date=f"{local:%Y-%m-%d}", code=campaign.code, title=campaign.title,
             deadline=deadline_text(campaign.deadline),
             complete=sum(1 for p in progress if len(p.forms) == len(FORMS)), total=len(progress),
             new=[(unit.name if unit else f"（未匹配）{sub.unit_text or ''}",
-                  form_by_key(sub.form).short, sub.row_count) for sub, unit in new],
+                  form_by_key(sub.form).short, sub.row_count, sub.message_ref in suspect)
+                 for sub, unit in new],
             missing=missing,
             unmatched=[(m.from_addr, m.unit_text or "", m.subject) for m in unmatched],
             failed=[(m.from_addr, m.subject, m.error or "") for m in failed],
-            mismatched=[(m.from_addr, m.subject) for m in mismatched],
+            mismatched=[(unit.name, m.from_addr, m.subject, auth_summary(m.auth_results))
+                        for m, unit in mismatched],
         )
         mail = compose(kind="digest",
                        sender=Sender(settings.smtp.from_address, settings.smtp.from_name),

@@ -3,6 +3,9 @@
 `EmbeddedIMAP` is pymap's in-memory "dict" backend and `EmbeddedSMTP` is aiosmtpd's
 SMTP server; each runs its own asyncio loop on a background thread so that blocking
 clients (imapclient, smtplib) can talk to it from the calling thread.
+
+`EmbeddedIMAP(require_id=True)` behaves like 126/163 (NetEase): SELECT and EXAMINE are
+refused with `NO SELECT Unsafe Login...` until the session has sent ID (RFC 2971).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hmac
 import threading
 from argparse import Namespace
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack, closing
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -19,17 +23,28 @@ from typing import Any, Self, TypeVar
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from proxyprotocol.reader import ProxyProtocolReader
+from proxyprotocol.sock import SocketInfo
 from pymap.__about__ import __version__ as pymap_version
 from pymap.backend.dict import Config, DictBackend, Login
 from pymap.backend.dict.mailbox import MailboxData, MailboxSet
 from pymap.concurrent import Subsystem
-from pymap.imap import IMAPServer
+from pymap.config import IMAPConfig
+from pymap.context import connection_exit
+from pymap.imap import IMAPConnection, IMAPServer
+from pymap.imap.state import ConnectionState
+from pymap.interfaces.login import LoginInterface
+from pymap.parsing.command.any import IdCommand
+from pymap.parsing.command.auth import SelectCommand
 from pymap.parsing.message import AppendMessage
+from pymap.parsing.response import CommandResponse, ResponseNo
 from pymap.parsing.specials.flag import Flag, Recent
+from pymap.selected import SelectedMailbox
 from pymap.user import UserMetadata
 from pysasl.hashing import Cleartext
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USER", "LOOPBACK", "EmbeddedIMAP", "EmbeddedSMTP"]
+__all__ = [
+    "DEMO_PASSWORD", "DEMO_USER", "LOOPBACK", "UNSAFE_LOGIN", "EmbeddedIMAP", "EmbeddedSMTP",
+]
 
 DEMO_USER = "qzxjb2008@126.com"
 DEMO_PASSWORD = "demo-password"
@@ -38,6 +53,10 @@ LOOPBACK = "127.0.0.1"
 _START_TIMEOUT = 30.0
 
 _T = TypeVar("_T")
+_Answer = tuple[CommandResponse, SelectedMailbox | None]
+
+# What 126/163 put after the command name in their NO to a SELECT without ID.
+UNSAFE_LOGIN = b"Unsafe Login. Please contact kefu@188.com for help"
 
 
 class _EmbeddedConfig(Config):
@@ -56,13 +75,69 @@ class _EmbeddedConfig(Config):
         return {b"name": b"pymap", b"version": pymap_version.encode("ascii")}
 
 
+class _NetEaseState(ConnectionState):
+    """One connection's state, refusing to open a folder until the client sent ID.
+
+    pymap dispatches SELECT and EXAMINE (EXAMINE delegates to SELECT) to `do_select` and
+    ID to `do_id` on this per-connection object, so the rule holds per connection,
+    whatever the folder, and a client must identify again on every new connection.
+    """
+
+    def __init__(self, login: LoginInterface, config: IMAPConfig, *, id_unlocks: bool) -> None:
+        super().__init__(login, config)
+        self._id_unlocks = id_unlocks
+        self._identified = False
+
+    async def do_id(self, cmd: IdCommand) -> _Answer:
+        # ID is answered as usual; with id_unlocks=False the account stays "unsafe",
+        # as a 126 account does whose IMAP access the provider has blocked.
+        self._identified = self._id_unlocks
+        return await super().do_id(cmd)
+
+    async def do_select(self, cmd: SelectCommand) -> _Answer:
+        if not self._identified:
+            return ResponseNo(cmd.tag, cmd.command + b" " + UNSAFE_LOGIN), None
+        return await super().do_select(cmd)
+
+
+class _NetEaseIMAPServer(IMAPServer):
+    """pymap's per-connection entry point, building `_NetEaseState` instead of the stock one.
+
+    IMAPServer.__call__ names its state class directly, so this is the only hook: the
+    connection itself (parsing, literals, IDLE, BYE on cancel) stays pymap's own.
+    """
+
+    def __init__(self, login: LoginInterface, config: IMAPConfig, *, id_unlocks: bool) -> None:
+        super().__init__(login, config)
+        self._id_unlocks = id_unlocks
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       sock_info: SocketInfo) -> None:
+        connection = IMAPConnection(self.commands, self._config, reader, writer, sock_info)
+        state = _NetEaseState(self._login, self._config, id_unlocks=self._id_unlocks)
+        async with AsyncExitStack() as stack:
+            # pymap's sessions register their cleanup on this per-connection stack.
+            connection_exit.set(stack)
+            stack.enter_context(closing(connection))
+            await connection.run(state)
+
+
 class EmbeddedIMAP:
-    """pymap (in-memory) serving one user with an empty INBOX, plain IMAP on loopback."""
+    """pymap (in-memory) serving one user with an empty INBOX, plain IMAP on loopback.
+
+    `require_id=True` makes it refuse SELECT/EXAMINE with 126's `NO ... Unsafe Login`
+    until the session has sent ID; adding `id_unlocks=False` keeps refusing even after
+    ID, the case formbot cannot fix and must explain to a person.
+    """
 
     def __init__(self, *, user: str = DEMO_USER, password: str = DEMO_PASSWORD,
-                 port: int = 0) -> None:
+                 port: int = 0, require_id: bool = False, id_unlocks: bool = True) -> None:
+        if not require_id and not id_unlocks:
+            raise ValueError("id_unlocks=False only makes sense with require_id=True")
         self.user = user
         self.password = password
+        self.require_id = require_id
+        self.id_unlocks = id_unlocks
         self.host = LOOPBACK
         self.port = port
         self._thread: threading.Thread | None = None
@@ -237,9 +312,11 @@ class EmbeddedIMAP:
         await login.demo_user_identity.set(UserMetadata(config, self.user, password=self.password))
         backend = DictBackend(login, config)
 
-        accept = ProxyProtocolReader(config.proxy_protocol).get_callback(
-            IMAPServer(backend.login, config)
+        imap_server = (
+            _NetEaseIMAPServer(backend.login, config, id_unlocks=self.id_unlocks)
+            if self.require_id else IMAPServer(backend.login, config)
         )
+        accept = ProxyProtocolReader(config.proxy_protocol).get_callback(imap_server)
 
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             with self._connections_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,24 +11,67 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from parsers.specs import FORMS
-from store.queries import current_rows, failed_messages, unit_progress, unmatched_messages
+from store.models import Message, Unit
+from store.queries import (
+    current_rows,
+    failed_messages,
+    sender_mismatches,
+    unit_progress,
+    unmatched_messages,
+)
 
 from .config import Settings
 
 SUMMARY_SHEET = "提交情况"
 SHEET_NAMES = {"activity": "主题活动申报表", "volunteer_team": "志愿者服务队登记表"}
+# RFC 8601 resinfo: "method=result" opens each ";"-separated part after the authserv-id.
+_RESINFO = re.compile(r"\s*([A-Za-z][\w.-]*)\s*=\s*([A-Za-z]+)")
+# A header is sender-controlled text: what is shown of it stays short.
+_AUTH_SHOWN = 300
 
 
 def _local(moment: datetime | None, settings: Settings) -> datetime | None:
     return moment.astimezone(settings.campaign.zone) if moment else None
 
 
+def auth_summary(header: str | None) -> str:
+    """`dkim=pass spf=fail` from an Authentication-Results value, for a person to read.
+
+    The receiving server (126) puts its verdicts on each method there; the clauses after
+    them (header.d=, smtp.mailfrom=, comments) matter less than the verdicts themselves.
+    """
+    if not header:
+        return "无认证结果"
+    verdicts = [f"{m.group(1).lower()}={m.group(2).lower()}"
+                for part in header.split(";")[1:] if (m := _RESINFO.match(part))]
+    return " ".join(verdicts) or " ".join(header.split())[:_AUTH_SHOWN]
+
+
+def mismatch_entry(message: Message, unit: Unit, settings: Settings) -> dict[str, Any]:
+    """One `sender_mismatch` item of the status JSON."""
+    received = _local(message.sent_at or message.received_at, settings)
+    return {
+        "unit": unit.name,
+        "message_id": message.message_id or message.key,
+        "from": message.from_addr,
+        "subject": message.subject,
+        "received_at": received.isoformat(timespec="seconds") if received else None,
+        # The topmost Authentication-Results, as recorded: the receiving server's (126's)
+        # verdict when it adds one; null when the mail had none.
+        "auth": " ".join(message.auth_results.split()) if message.auth_results else None,
+    }
+
+
 def status_data(settings: Settings, *, engine: Engine) -> dict[str, Any]:
-    """The status JSON of CONTRACT.md."""
+    """The status JSON of CONTRACT.md, plus `sender_mismatch` (a key of our own, so the
+    contract's keys stay as they are): current submissions filed by 填报单位 whose From is
+    not a registered address of the unit."""
     with Session(engine) as session:
         progress = unit_progress(session=session)
         unmatched = unmatched_messages(session=session)
         failed = failed_messages(session=session)
+        mismatched = [mismatch_entry(message, unit, settings) for message, unit
+                      in sender_mismatches(session=session, current_only=True)]
     units = []
     for item in progress:
         forms = {}
@@ -50,6 +94,7 @@ def status_data(settings: Settings, *, engine: Engine) -> dict[str, Any]:
         "unmatched": [{"message_id": m.message_id or m.key, "from": m.from_addr,
                        "unit_text": m.unit_text} for m in unmatched],
         "failed": [{"message_id": m.message_id or m.key, "error": m.error or ""} for m in failed],
+        "sender_mismatch": mismatched,
     }
 
 

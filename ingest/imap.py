@@ -36,6 +36,9 @@ _LITERAL = re.compile(rb"\{(\d+)\}\r?\n\Z")
 _BODY_LITERAL = re.compile(rb"BODY\[\](?:<\d+>)?\s*\{\d+\}\r?\n\Z", re.IGNORECASE)
 _UNTAGGED_FETCH = re.compile(rb"\* (\d+) FETCH (.*)\Z", re.IGNORECASE | re.DOTALL)
 _tags = itertools.count(1)
+_FAILED_PREFIX = re.compile(r"^\w+ failed: ", re.IGNORECASE)
+# NetEase's refusal of a client that has not identified itself, lower-cased.
+_UNSAFE_LOGIN = "unsafe login"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Mailbox:
         self.uidvalidity = 0
         self.uidnext: int | None = None
         self.capabilities: frozenset[bytes] = frozenset()
+        self.identified = False  # the server accepted our ID (RFC 2971)
         self._keywords_allowed = False
 
     def __enter__(self) -> Mailbox:
@@ -102,20 +106,47 @@ class Mailbox:
             # ID is only a courtesy except on 126/163, where SELECT will say so.
             with contextlib.suppress(IMAPClientError):
                 client.id_(CLIENT_ID)
-        self._select()
+                self.identified = True
+        try:
+            self._select()
+        except MailboxError:
+            # `with Mailbox(...)` never reaches __exit__ when open() fails: log out here.
+            self.close()
+            raise
 
     def _select(self) -> None:
         assert self.client is not None
         try:
             info = self.client.select_folder(self.target.folder)
         except IMAPClientError as exc:
-            text = _reason(exc)
-            hint = "（126/163 需要 IMAP ID；请确认已开启 IMAP 服务）" if "Unsafe" in text else ""
-            raise MailboxError(f"无法打开邮箱文件夹 {self.target.folder}：{text}{hint}") from None
+            # imapclient words it "select failed: <server text>"; the person needs the latter.
+            answer = _FAILED_PREFIX.sub("", _reason(exc))
+            raise MailboxError(self._select_refused(answer)) from None
         self.uidvalidity = int(info[b"UIDVALIDITY"])
         uidnext = info.get(b"UIDNEXT")
         self.uidnext = int(uidnext) if uidnext is not None else None
         self._keywords_allowed = b"\\*" in info.get(b"PERMANENTFLAGS", ())
+
+    def _select_refused(self, answer: str) -> str:
+        """The sentence for a refused SELECT: what the server said and what to do about it."""
+        t = self.target
+        if _UNSAFE_LOGIN in answer.lower():
+            said = (f"邮箱服务器 {t.host} 以“不安全登录”为由拒绝打开文件夹 {t.folder}"
+                    f"（服务器答复：{answer}）")
+            if self.identified:
+                # formbot did what 126/163 ask of a client: only the account's owner can
+                # change what is left, in the web mailbox.
+                return (f"{said}。formbot 已按 126/163 的要求发送 IMAP ID，仍被拒绝："
+                        f"请登录网页邮箱，在“设置 → POP3/SMTP/IMAP”中开启 IMAP/SMTP 服务，确认 "
+                        f"mailbox.password_env 指向的是客户端授权码，处理网页上的安全提示后"
+                        f"运行 formbot doctor 再试；仍被拒绝请联系邮箱客服 kefu@188.com")
+            why = ("服务器未声明支持 ID" if b"ID" not in self.capabilities
+                   else "服务器拒绝了 ID 命令")
+            return (f"{said}。126/163 要求客户端登录后发送 IMAP ID，而 formbot 未能发送"
+                    f"（{why}）：请确认 mailbox.host 直接指向 imap.126.com 或 imap.163.com，"
+                    f"而不是代理或转发服务")
+        return (f"无法打开邮箱文件夹 {t.folder}（服务器答复：{answer}）：请检查 mailbox.folder "
+                f"是否为该邮箱中存在的文件夹名")
 
     def close(self) -> None:
         client, self.client = self.client, None

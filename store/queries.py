@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from .models import ROW_TABLES, Message, Outgoing, Submission, Unit
@@ -45,6 +45,31 @@ def unmatched_messages(*, session: Session) -> list[Message]:
                               Message.outcome != "dismissed")
         .order_by(Message.id)  # type: ignore[arg-type]
     ))
+
+
+def sender_mismatches(*, session: Session, current_only: bool = False,
+                      since: datetime | None = None) -> list[tuple[Message, Unit]]:
+    """Mail filed under a unit by the 填报单位 it names although its From address is not one
+    of that unit's registered addresses: anyone can write a unit's name, so a person should
+    look. `current_only` keeps those whose forms still count; `since` those received since.
+
+    Uses `Message.sender_matches_unit`, set when the mail is read (and again on reprocess);
+    a unit without registered addresses leaves it unset, since there is nothing to compare.
+    """
+    forms = select(Submission.message_ref)
+    if current_only:
+        forms = forms.where(Submission.current == True)  # noqa: E712
+    if since is not None:
+        forms = forms.where(Submission.received_at >= since)  # type: ignore[arg-type]
+    return list(session.exec(
+        select(Message, Unit).join(Unit, Unit.id == Message.unit_id)  # type: ignore[arg-type]
+        .where(Message.sender_matches_unit == False,  # noqa: E712
+               col(Message.id).in_(forms.distinct()),
+               # An admin who filed the mail under the unit has already looked at it.
+               or_(col(Message.match_method).is_(None), Message.match_method != "admin"),
+               Message.outcome != "dismissed")
+        .order_by(Message.id)  # type: ignore[arg-type]
+    ).all())
 
 
 def failed_messages(*, session: Session) -> list[Message]:

@@ -54,7 +54,7 @@ def test_idle_delivers_a_receipt_without_waiting_for_the_timed_poll(
     try:
         assert worker.wait_for_polls(1)          # the start-up poll
         imap.append(submission())
-        (_, rcpts, raw), = smtp.wait_for(1, timeout=10)   # the timed poll is 10 hours away
+        (_, rcpts, raw), = smtp.wait_for(1, timeout=60)   # the timed poll is 10 hours away
         assert rcpts == ["dhjd_gh@example.cn"]
         assert parse_sent(raw)["X-Formbot-Kind"] == "receipt"
     finally:
