@@ -390,3 +390,28 @@ def test_serve_refuses_to_start_without_a_password(tmp_path: Path) -> None:
         result = run("serve", "--config", str(config), "--port", "1", cwd=tmp_path,
                      env={"FORMBOT_ADMIN_PASSWORD": ""})
     assert result.returncode == 1 and "FORMBOT_ADMIN_PASSWORD" in result.stderr
+
+
+def test_a_form_from_an_unregistered_address_is_pointed_out(tmp_path: Path) -> None:
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        bot = Bot.at(write_config(tmp_path, imap, smtp))
+        mail = build_mail(from_addr="stranger@qq.example", to_addr=BOT, subject="殷行报送",
+                          body="", message_id="<stranger-1@example.cn>",
+                          attachments=[("a.docx", activity_docx(FormFill(
+                              "殷行街道总工会", [["座谈会", "座谈", "6月", "交流", "60"]])))])
+        auth = (b"Authentication-Results: mx.126.com; dkim=pass header.d=qq.example; "
+                b"spf=fail smtp.mailfrom=stranger@qq.example\r\n")
+        imap.append(auth + mail)
+        bot.poll()
+        app = create_app(bot.settings, engine=bot.engine, password=PasswordHash(ADMIN),
+                         clock=lambda: NOW)
+        with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+            console = Console(client, bot, smtp)
+            console.login()
+            home = client.get("/").text
+            assert "非登记邮箱" in home and "殷行街道总工会" in home.split("非登记邮箱")[1]
+            unit = client.get(f"/units/{console.unit('殷行街道总工会').id}").text
+            assert "不是该单位的登记邮箱" in unit and "dkim=pass spf=fail" in unit
+            other = client.get(f"/units/{console.unit('定海路街道总工会').id}").text
+            assert "不是该单位的登记邮箱" not in other

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from formbot.config import Settings
+from formbot.reports import auth_summary
 from parsers.specs import FORMS
 
 from .auth import COOKIE, AdminSession, LoginThrottle, PasswordHash, Sessions, same_token
@@ -72,7 +73,7 @@ def _templates() -> Jinja2Templates:
     templates.env.filters.update(
         status=lambda v: STATUS.get(v, v), outcome=_outcome,
         match=lambda v: MATCH.get(v or "", v or ""), outbox=lambda v: OUTBOX.get(v, v),
-        action=lambda v: ACTION.get(v, v),
+        action=lambda v: ACTION.get(v, v), auth=auth_summary,
         form_name=lambda key: next((f.short for f in FORMS if f.key == key), key),
         forms_list=lambda keys: "、".join(
             next((f.short for f in FORMS if f.key == k), k) for k in (keys or "").split(",") if k))

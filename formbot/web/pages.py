@@ -23,7 +23,12 @@ from store.models import (
     Submission,
     Unit,
 )
-from store.queries import failed_messages, unit_progress, unmatched_messages
+from store.queries import (
+    failed_messages,
+    sender_mismatches,
+    unit_progress,
+    unmatched_messages,
+)
 
 SEARCH_LIMIT = 200  # rows per form: enough to read, bounded for a one-letter query
 
@@ -81,6 +86,9 @@ def progress(session: Session, settings: Settings, *, today: date) -> dict[str, 
                                       r.subject) for r in reminders.get(item.unit.id or 0, [])]})
     return {
         "flagged": _flagged(session, [s for p in items for s in p.forms.values()]),
+        "strangers": sorted({unit.name: unit for _, unit in
+                             sender_mismatches(session=session, current_only=True)}.values(),
+                            key=lambda unit: unit.id or 0),
         "total": total, "complete": complete,
         "percent": round(100 * complete / total) if total else 0,
         "by_form": [(spec.short, sum(1 for p in items if spec.key in p.forms)) for spec in FORMS],
