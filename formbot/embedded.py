@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import threading
 from argparse import Namespace
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,15 @@ DEMO_PASSWORD = "demo-password"
 LOOPBACK = "127.0.0.1"
 # Generous: only reached when something is broken, and CI machines can be slow.
 _START_TIMEOUT = 30.0
+
+
+def _not_login_data_nag(record: logging.LogRecord) -> bool:
+    # aiosmtpd logs a deprecation warning on every successful AUTH, from its own code; in
+    # `formbot demo` it would be printed between the steps the newcomer is reading.
+    return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_not_login_data_nag)
 
 _T = TypeVar("_T")
 _Answer = tuple[CommandResponse, SelectedMailbox | None]
