@@ -6,12 +6,13 @@
 #     -e FORMBOT_IMAP_PASSWORD=授权码 -e FORMBOT_SMTP_PASSWORD=授权码 formbot
 FROM python:3.11-slim-bookworm
 
-# LibreOffice (no GUI) converts legacy .doc/.xls/.wps/.et forms; fonts so Chinese text survives.
+# LibreOffice (no GUI) converts legacy .doc/.xls/.wps/.et forms; fonts so Chinese text survives;
+# bsdtar (libarchive-tools) unpacks .rar.
 # python3-uno brings Debian's /usr/bin/python3 with the UNO bridge the warm converter runs
 # under (the image's own Python in /usr/local cannot import uno).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libreoffice-writer-nogui libreoffice-calc-nogui python3-uno fonts-noto-cjk tini \
+      libreoffice-writer-nogui libreoffice-calc-nogui python3-uno libarchive-tools fonts-noto-cjk tini \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin formbot \

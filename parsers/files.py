@@ -1,7 +1,7 @@
 """What an attached file is (by its bytes, not its name) and the forms in it.
 
-Clerks send forms as .docx/.xlsx, as legacy .doc/.xls/.wps/.et, inside a zip,
-inside a forwarded .eml or an Outlook winmail.dat, with a wrong or no extension.
+Clerks send forms as .docx/.xlsx, as legacy .doc/.xls/.wps/.et, inside a zip or a
+.rar, inside a forwarded .eml or an Outlook winmail.dat, with a wrong or no extension.
 Each file is known by its bytes; a file that cannot be read gets a reason the receipt
 can name.
 
@@ -173,6 +173,15 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget,
     return bytes(out)
 
 
+def member_base(name: str) -> str | None:
+    """The name an archive member is read under (its file name, made safe), or None for
+    a folder or what archivers add beside the files (macOS forks, thumbnail caches)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if name.startswith("__MACOSX/") or base in (".DS_Store", "Thumbs.db") or not base:
+        return None
+    return safe_name(base)
+
+
 def _unzip(data: bytes, budget: Budget) -> list[tuple[str, bytes]]:
     too_big = TOO_BIG_UNPACKED.format(megabytes(budget.total))
     with _open_zip(data) as archive:
@@ -183,14 +192,19 @@ def _unzip(data: bytes, budget: Budget) -> list[tuple[str, bytes]]:
             raise ParseError(too_big)
         entries = []
         for info in infos:
-            name = _entry_name(info)
-            base = name.replace("\\", "/").rsplit("/", 1)[-1]
-            if name.startswith("__MACOSX/") or base in (".DS_Store", "Thumbs.db") or not base:
+            base = member_base(_entry_name(info))
+            if base is None:
                 continue
             if info.flag_bits & 0x1:
                 raise ParseError("压缩包加了密码，无法打开，请去掉密码或直接附上表格文件")
-            entries.append((safe_name(base), _read_entry(archive, info, budget, too_big)))
+            entries.append((base, _read_entry(archive, info, budget, too_big)))
         return entries
+
+
+def _unrar(data: bytes, budget: Budget) -> list[tuple[str, bytes]]:
+    from .rar import unrar  # deferred: rarfile is needed only when a .rar arrives
+
+    return unrar(data, budget, TOO_BIG_UNPACKED.format(megabytes(budget.total)), member_base)
 
 
 # --- Office files ---------------------------------------------------------------------
@@ -287,8 +301,8 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
             result.kind, lines = _legacy_lines(data, converter)
         elif kind in ("pdf", "image"):
             raise ParseError(f"{KIND_NAMES[kind]}无法读取表格内容，请发送 Word 或 Excel 文件")
-        elif kind == "rar":
-            raise ParseError("RAR 压缩包暂不能自动读取，请改用 zip 或直接附上表格文件")
+        elif kind == "rar":  # read_attachment unpacks it; a file here is not read whole
+            raise ParseError("RAR 压缩包未能读取，请直接附上表格文件")
         elif data.startswith(b"PK\x03\x04"):
             raise ParseError(TRUNCATED)
         else:
@@ -322,13 +336,13 @@ def read_attachment(name: str, data: bytes, *, converter: LegacyConverter | None
     limits = limits or ReadLimits()
     budget = budget or Budget(limits.max_unpacked_bytes)
     kind = sniff(data)
-    if kind in ("zip", "message", "tnef") and len(data) > limits.max_attachment_bytes:
+    if kind in ("zip", "rar", "message", "tnef") and len(data) > limits.max_attachment_bytes:
         return [read_file(name, data, converter=converter, limits=limits, budget=budget)]
-    if kind == "zip":
+    if kind in ("zip", "rar"):
         if depth >= MAX_DEPTH:
             return [FileResult(name, kind, problem="压缩包嵌套太多层，请直接附上表格文件")]
         try:
-            entries = _unzip(data, budget)
+            entries = _unzip(data, budget) if kind == "zip" else _unrar(data, budget)
         except ParseError as exc:
             return [FileResult(name, kind, problem=str(exc))]
         except NeedsIsolation:

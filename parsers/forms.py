@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 
 from .specs import FORMS, FieldSpec, FormSpec
 from .tables import Line
-from .values import clean_text, parse_count, parse_date, parse_leader, text_length
+from .values import Leader, clean_text, parse_count, parse_date, parse_leader, text_length
 
 
 @dataclass(frozen=True)
@@ -93,29 +93,164 @@ class _Header:
     columns: dict[int, FieldSpec]
     unknown: dict[int, str]
     score: int
+    parts: dict[int, str] = field(default_factory=dict)  # column → part of a split leader
+    rows: int = 1                                         # 2: the header fills two rows
 
 
-def _header_for(line: Line) -> _Header | None:
-    """The form whose header this line is, if at least most of its columns are there."""
-    if line.table is None or len([c for c in line.cells if c]) < 3:
-        return None
+# Per column, the header texts to try in order (the first that names a field wins).
+Labels = list[tuple[str, ...]]
+
+
+@lru_cache(maxsize=8192)
+def _part_of(header: str, spec_field: FieldSpec) -> str | None:
+    norm = _norm_header(header)
+    return next((part for part, names in spec_field.parts
+                 if norm in (_norm_header(n) for n in names)), None)
+
+
+def _map_columns(spec: FormSpec, labels: Labels) -> tuple[dict[int, FieldSpec], dict[int, str],
+                                                          dict[int, str], dict[int, int]]:
+    """Columns → fields, their parts, the columns no field claims, and which of each
+    column's labels matched."""
+    columns: dict[int, FieldSpec] = {}
+    parts: dict[int, str] = {}
+    unknown: dict[int, str] = {}
+    via: dict[int, int] = {}
+    for index, candidates in enumerate(labels):
+        for rank, text in enumerate(candidates):
+            matched = _match_field(text, spec)
+            part = _part_of(text, matched) if matched else None
+            claimed = [i for i, f in columns.items() if f is matched]
+            # a field once; a split field once per part
+            if matched and (not claimed or (part and all(
+                    parts.get(i) not in (None, part) for i in claimed))):
+                columns[index], via[index] = matched, rank
+                if part:
+                    parts[index] = part
+                break
+        else:
+            if candidates:
+                unknown[index] = candidates[0]
+    return columns, _whole_parts(columns, parts, unknown), unknown, via
+
+
+def _whole_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
+                 unknown: dict[int, str]) -> dict[int, str]:
+    """Parts count only when every part of the field has its column; `负责人姓名` alone
+    is the whole leader, as clerks use it. A lone second column goes back to unknown."""
+    kept: dict[int, str] = {}
+    for spec_field in {f for f in columns.values() if f.parts}:
+        indexes = [i for i, f in columns.items() if f is spec_field]
+        found = {parts.get(i) for i in indexes}
+        if found == {p for p, _ in spec_field.parts} and len(indexes) == len(found):
+            kept.update((i, parts[i]) for i in indexes)
+            continue
+        for extra in indexes[1:]:
+            unknown[extra] = spec_field.label
+            del columns[extra]
+    return kept
+
+
+def _spanned_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
+                   joined: tuple[bool, ...]) -> None:
+    """`负责人姓名及职务` merged over two columns (nothing below to tell them apart):
+    the clerk writes the name in the first and the title in the second."""
+    for index, spec_field in list(columns.items()):
+        names = [p for p, _ in spec_field.parts]
+        span = index + 1
+        if (len(names) == 2 and index not in parts and span < len(joined) and joined[span]
+                and span not in columns and not (span + 1 < len(joined) and joined[span + 1])):
+            columns[span] = spec_field
+            parts[index], parts[span] = names
+
+
+def _header_from(labels: Labels, joined: tuple[bool, ...] = (),
+                 rows: int = 1) -> tuple[_Header | None, dict[int, int]]:
+    """The form whose header these labels are, if at least most of its columns are there
+    (and, for the caller, which label matched in each column)."""
     best: _Header | None = None
+    best_via: dict[int, int] = {}
     for spec in FORMS:
-        columns: dict[int, FieldSpec] = {}
-        unknown: dict[int, str] = {}
-        for index, cell in enumerate(line.cells):
-            if not cell:
-                continue
-            matched = _match_field(cell, spec)
-            if matched and matched not in columns.values():
-                columns[index] = matched
-            else:
-                unknown[index] = cell
-        score = sum(1 for f in columns.values() if f.kind != "seq")
+        columns, parts, unknown, via = _map_columns(spec, labels)
+        score = len({f.key for f in columns.values() if f.kind != "seq"})
         needed = max(3, (len(spec.data_fields) + 1) // 2)
         if score >= needed and score > len(unknown) and (best is None or score > best.score):
-            best = _Header(spec, columns, unknown, score)
-    return best
+            _spanned_parts(columns, parts, joined)
+            best, best_via = _Header(spec, columns, unknown, score, parts, rows), via
+    return best, best_via
+
+
+def _header_for(line: Line, *, spans: bool = True) -> _Header | None:
+    """The form whose header this line is (`spans`: a leader merged over two columns
+    takes both)."""
+    if line.table is None or len([c for c in line.cells if c]) < 3:
+        return None
+    return _header_from([(c,) if c else () for c in line.cells],
+                        line.joined if spans else ())[0]
+
+
+def _cell(line: Line, index: int) -> str:
+    return line.cells[index] if index < len(line.cells) else ""
+
+
+def _stacked(top: Line, bottom: Line) -> tuple[Labels, set[int]]:
+    """A header over two rows read column by column: the upper text (a merged cell
+    spreads over the columns it spans) with the lower one after it, or the lower alone
+    under a group title, or the upper alone. Also the columns whose lower text is new
+    (a vertically merged cell repeats the upper text, or leaves nothing)."""
+    labels: Labels = []
+    below: set[int] = set()
+    above = ""
+    for index in range(max(len(top.cells), len(bottom.cells))):
+        upper, lower = _cell(top, index), _cell(bottom, index)
+        if index < len(top.joined) and top.joined[index]:
+            upper = above
+        above = upper
+        if not lower or lower == upper:
+            labels.append((upper,) if upper else ())
+        else:
+            below.add(index)
+            labels.append((upper + lower, lower, upper) if upper else (lower,))
+    return labels, below
+
+
+def _two_row_header(top: Line, bottom: Line) -> _Header | None:
+    """The header when it is split over `top` and `bottom` (负责人 above 姓名 | 职务).
+
+    Taken only when reading the rows together names more columns than either row alone
+    and every new text in the lower row is a header word: a header above its first data
+    row never qualifies, as data does not name fields."""
+    # A title or `填报单位` row merged across the table is no upper half of a header.
+    if top.table is None or bottom.table != top.table or len(set(top.cells) - {""}) < 3:
+        return None
+    labels, below = _stacked(top, bottom)
+    # Cheap first: every new lower text must name a field (with the upper one or alone).
+    # Two data rows fail on their first cell, and this runs for every pair of rows.
+    if not below or not all(any(_match_field(text, spec) for text in labels[i][:2]
+                                for spec in FORMS) for i in sorted(below)):
+        return None
+    header, via = _header_from(labels, top.joined, rows=2)
+    # labels[i] is (upper + lower, lower, upper) or (lower,): rank 2 ignores the lower text
+    if header is None or any(i not in via or via[i] == 2 for i in below):
+        return None
+    # Compare with what each row's own words name (a merge spreading the upper text would
+    # make `负责人` over `姓名 | 职务` look like a leader spanning two columns). The lower
+    # row alone may name as many when the merges above were copied down into it.
+    upper, lower = (len(h.columns) if h else 0 for h in (_header_for(top, spans=False),
+                                                          _header_for(bottom, spans=False)))
+    return header if len(header.columns) > upper and len(header.columns) >= lower else None
+
+
+def _find_headers(lines: list[Line]) -> list[tuple[int, _Header]]:
+    found: list[tuple[int, _Header]] = []
+    index = 0
+    while index < len(lines):
+        header = (_two_row_header(lines[index], lines[index + 1])
+                  if index + 1 < len(lines) else None) or _header_for(lines[index])
+        if header:
+            found.append((index, header))
+        index += header.rows if header else 1
+    return found
 
 
 _LABELS = r"(?=填报单位|联\s*系\s*人|联系电话|电\s*话|填报日期|日\s*期\s*[:：]|$)"
@@ -148,8 +283,16 @@ _TOTAL = re.compile(r"^(合|总|小)\s*计\s*[:：]?$")
 
 def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | None:
     raw: dict[str, str] = {}
+    split: dict[str, dict[str, str]] = {}
     for index, spec_field in header.columns.items():
-        raw[spec_field.key] = cells[index] if index < len(cells) else ""
+        text = cells[index] if index < len(cells) else ""
+        if index in header.parts:
+            split.setdefault(spec_field.key, {})[header.parts[index]] = text
+        else:
+            raw[spec_field.key] = text
+    for key, texts in split.items():
+        # as typed, in the one-column form (`张三 主席`): raw keeps a field's text whole
+        raw[key] = " ".join(texts[p] for p, _ in header.spec.field(key).parts if texts[p])
     extra = {
         f"其他:{name}": cells[index]
         for index, name in header.unknown.items()
@@ -162,11 +305,21 @@ def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | No
     row = FormRow(seq=seq, values={}, raw={**raw, **extra})
     for spec_field in header.spec.data_fields:
         text = raw.get(spec_field.key, "")
-        _read_value(spec_field, text, row)
+        _read_value(spec_field, text, row, split.get(spec_field.key))
     return row
 
 
-def _read_value(spec_field: FieldSpec, text: str, row: FormRow) -> None:
+def _read_leader(text: str, split: dict[str, str] | None) -> tuple[Leader, str | None]:
+    """A leader from one cell, or from a name column and a title column. A title column
+    left empty may mean both were written in the name column (`张三 主席`)."""
+    if not split or not split.get("title"):
+        return parse_leader(split.get("name", "") if split else text)
+    name, title = split.get("name") or None, split["title"]
+    return Leader(name, title), None if name else "负责人未写姓名"
+
+
+def _read_value(spec_field: FieldSpec, text: str, row: FormRow,
+                split: dict[str, str] | None = None) -> None:
     def problem(message: str) -> None:
         row.problems.append(Problem(message, row=row.seq, field=spec_field.label))
 
@@ -183,7 +336,7 @@ def _read_value(spec_field: FieldSpec, text: str, row: FormRow) -> None:
         if issue:
             problem(issue)
     elif spec_field.kind == "leader":
-        leader, issue = parse_leader(text)
+        leader, issue = _read_leader(text, split)
         name_col, title_col = spec_field.columns
         row.values[name_col] = leader.name
         row.values[title_col] = leader.title
@@ -199,16 +352,16 @@ def _read_value(spec_field: FieldSpec, text: str, row: FormRow) -> None:
 
 def read_forms(lines: list[Line]) -> list[FormData]:
     """Every form found in the file's lines, in file order."""
-    headers = [(i, h) for i, line in enumerate(lines) if (h := _header_for(line))]
+    headers = _find_headers(lines)
     forms: list[FormData] = []
     previous_end = 0
     for position, (start, header) in enumerate(headers):
         next_start = headers[position + 1][0] if position + 1 < len(headers) else len(lines)
         table = lines[start].table
-        end = start + 1
+        end = start + header.rows
         while end < next_start and lines[end].table == table and not _is_footer(lines[end]):
             end += 1
-        body = lines[start + 1:end]
+        body = lines[start + header.rows:end]
         end = _continuation(lines, end, next_start, width=len(lines[start].cells), into=body)
         # The footer (联系人/电话/日期, 注) follows the table. When another form follows,
         # its `填报单位` line opens that form's preamble: stop there, so that neither

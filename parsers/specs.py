@@ -22,6 +22,9 @@ class FieldSpec:
     aliases: tuple[str, ...] = ()       # other headers clerks use for the same column
     max_len: int | None = None          # characters, as the notice's （100字内）
     required: bool = False              # a row without it is a problem, not silently kept
+    # A leader may be split over two columns (负责人 above 姓名 | 职务): the headers that
+    # name each part, by part ("name", "title"). Alone, such a header is the whole field.
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -82,7 +85,9 @@ VOLUNTEER_TEAM = FormSpec(
         FieldSpec("team_name", "登记服务队名称",
                   aliases=("服务队名称", "队伍名称", "志愿者服务队名称"), required=True),
         FieldSpec("leader", "负责人姓名及职务", kind="leader",
-                  aliases=("负责人姓名和职务", "负责人及职务", "负责人姓名", "负责人")),
+                  aliases=("负责人姓名和职务", "负责人及职务", "负责人姓名", "负责人",
+                           "负责人职务", "负责人职位"),
+                  parts=(("name", ("负责人姓名",)), ("title", ("负责人职务", "负责人职位")))),
         FieldSpec("size", "服务队人数", kind="count", aliases=("队员人数", "人数")),
         FieldSpec("founded", "服务队组建时间", kind="date", aliases=("组建时间", "成立时间")),
         FieldSpec("service", "服务内容", max_len=50, aliases=("服务项目",)),

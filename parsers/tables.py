@@ -24,6 +24,10 @@ class Line:
     cells: tuple[str, ...]
     table: int | None        # which table/sheet the row belongs to; None for a paragraph
     where: str = ""          # "表1" / sheet name, for problem messages
+    # joined[i]: cell i is the cell to its left merged across (its text is kept in the
+    # first column only); it may run past `cells` when trailing empty cells were cut.
+    # A header cell spanning two columns owns both (forms.py).
+    joined: tuple[bool, ...] = ()
 
     @property
     def text(self) -> str:
@@ -52,16 +56,20 @@ def docx_lines(data: bytes) -> list[Line]:
                 return
             seen: set[int] = set()
             cells: list[str] = []
+            joined: list[bool] = []
             # python-docx repeats a horizontally merged cell once per grid column:
             # keep its text in the first column only so it is not read twice.
             for cell in row.cells:
-                if id(cell._tc) in seen:
+                merged = id(cell._tc) in seen
+                joined.append(merged)
+                if merged:
                     cells.append("")
                     continue
                 seen.add(id(cell._tc))
                 cells.append(clean_text(cell.text))
                 nested.extend(cell.tables)
-            lines.append(Line(tuple(cells[:MAX_COLUMNS]), index, f"表{index + 1}"))
+            lines.append(Line(tuple(cells[:MAX_COLUMNS]), index, f"表{index + 1}",
+                              _joined(joined[:MAX_COLUMNS])))
         for inner in nested:
             add_table(inner)
 
@@ -75,6 +83,11 @@ def docx_lines(data: bytes) -> list[Line]:
         else:
             add_table(block)
     return lines
+
+
+def _joined(flags: list[bool]) -> tuple[bool, ...]:
+    # Most rows merge nothing: keep them as cheap as before.
+    return tuple(flags) if any(flags) else ()
 
 
 def _cell_text(value: object) -> str:
@@ -116,6 +129,7 @@ def xlsx_lines(data: bytes) -> list[Line]:
                 values_only=True)]
             # A cell merged down several rows (one 活动形式 for three activities) belongs to
             # each of them, as Word repeats it; a merge across columns stays in its first.
+            joined: dict[int, set[int]] = {}
             for merged in sheet.merged_cells.ranges:
                 top, left = merged.min_row - 1, merged.min_col - 1
                 if top >= len(grid) or left >= len(grid[top]):
@@ -123,11 +137,18 @@ def xlsx_lines(data: bytes) -> list[Line]:
                 for row in range(top + 1, min(merged.max_row, len(grid))):
                     if left < len(grid[row]):
                         grid[row][left] = grid[top][left]
-            for row in grid:
+                for row in range(top, min(merged.max_row, len(grid))):
+                    joined.setdefault(row, set()).update(
+                        range(left + 1, min(merged.max_col, MAX_COLUMNS)))
+            for number, row in enumerate(grid):
                 cells = tuple(_sheet_text(v) for v in row)
                 while cells and not cells[-1]:
                     cells = cells[:-1]
-                lines.append(Line(cells, index, f"工作表“{sheet.title}”"))
+                # over the whole row: a merge at its end spans cells trimmed as empty
+                flags = [column in joined.get(number, ()) for column in range(len(row))]
+                while flags and not flags[-1]:
+                    flags.pop()
+                lines.append(Line(cells, index, f"工作表“{sheet.title}”", _joined(flags)))
     finally:
         workbook.close()
     return lines

@@ -1,8 +1,10 @@
 """Which registered unit a form's `填报单位` means. Pure: the registry is passed in.
 
 Clerks write their unit's name many ways: with or without 杨浦区/上海市, 工会
-or 总工会 or 工会委员会, full-width brackets, spaces. Names are compared after
-stripping those; a fuzzy match is taken only when it is both strong and
+or 总工会 or 工会委员会, full-width brackets, spaces, or without the 街道/镇 of their
+place (`殷行工会`). Names are compared after stripping those; a name without its kind
+of place is taken only when one unit alone has that place name (`_same_place`); a
+fuzzy match is taken only when it is both strong and
 clearly ahead of the runner-up, because a wrong unit is worse than asking the
 admin (an unmatched submission waits for a person).
 """
@@ -23,6 +25,11 @@ FUZZY_THRESHOLD = 88.0
 FUZZY_MARGIN = 6.0
 
 _PREFIXES = ("中国", "上海市", "上海", "杨浦区", "杨浦", "区")
+# What kind of place a unit serves, after its own name: `殷行街道` is 殷行 + 街道. Clerks
+# drop it (`殷行工会`); the longer spellings first, each with the kind it stands for.
+_KINDS = (("街道办事处", "街道"), ("街道办", "街道"), ("街道", "街道"), ("镇", "镇"),
+          ("乡", "乡"), ("社区", "社区"))
+MIN_CORE = 2   # one character names no place: `江` must not find 江浦路
 _STAMP = re.compile(r"[（(]\s*(盖章|公章|签章|章)\s*[)）]")
 _SUFFIXES = ("工会委员会", "工会联合会", "总工会", "联合工会", "工会", "委员会", "工委")
 
@@ -59,6 +66,29 @@ def unit_key(text: str) -> str:
     return core
 
 
+def unit_core(key: str) -> tuple[str, str | None]:
+    """A unit key split into its place name and the kind of place: `殷行街道` →
+    (`殷行`, `街道`), `五角场镇` → (`五角场`, `镇`), `殷行` → (`殷行`, None)."""
+    for suffix, kind in _KINDS:
+        if key.endswith(suffix) and len(key) - len(suffix) >= MIN_CORE:
+            return key[: -len(suffix)], kind
+    return key, None
+
+
+def _same_place(key: str, units: list[UnitRef]) -> list[UnitRef]:
+    """Units whose place name is `key`'s, when the text left out the kind of place
+    (`殷行工会` for 殷行街道总工会) or gave the same kind another way (`殷行街道办事处`).
+    A different kind is a different unit: 五角场镇 is not 五角场街道."""
+    core, kind = unit_core(key)
+    if len(core) < MIN_CORE:
+        return []
+    found = {
+        u.id: u for u in units for name in (u.name, *u.aliases)
+        if (theirs := unit_core(unit_key(name)))[0] == core and kind in (None, theirs[1])
+    }
+    return list(found.values())
+
+
 def by_address(address: str, units: Iterable[UnitRef]) -> Match | None:
     address = address.strip().lower()
     if not address:
@@ -83,6 +113,13 @@ def by_name(text: str | None, units: Iterable[UnitRef]) -> Match | None:
         return Match(alias[0], "alias")
     if exact or alias:
         return None  # ambiguous registry: two units answer to this name
+    same_place = _same_place(key, units)
+    if len(same_place) == 1:
+        return Match(same_place[0], "name")  # the name without 街道/镇 is still the name
+    if same_place:
+        # 五角场 when 五角场街道 and 五角场镇 are both registered: which one is for the
+        # admin to say; a fuzzy score would pick the shorter name, not the right one.
+        return None
     scored = sorted(
         ((max(fuzz.ratio(key, unit_key(n)) for n in (u.name, *u.aliases)), u) for u in units),
         key=lambda pair: pair[0],

@@ -104,9 +104,10 @@ def test_a_docm_is_read_and_its_macros_are_never_run() -> None:
     assert result.problem is None and forms_of([result]) == [("activity", 1)]
 
 
-def test_a_rar_is_named_as_unreadable_for_now() -> None:
+def test_a_broken_rar_is_explained() -> None:
+    # readable ones, encrypted ones and the rest: tests/test_rar.py
     (result,) = read_attachment("材料.rar", b"Rar!\x1a\x07\x00" + b"\0" * 20)
-    assert result.kind == "rar" and "zip" in (result.problem or "")
+    assert result.kind == "rar" and "损坏" in (result.problem or "")
 
 
 @pytest.mark.parametrize("body", [
@@ -122,3 +123,22 @@ def test_large_attachment_links_are_found(body: str) -> None:
 
 def test_ordinary_links_are_not_large_attachments() -> None:
     assert large_attachment_links("通知见 https://www.shyp.gov.cn/ghgz/notice.html") == []
+
+
+def test_kingsoft_wps_and_et_names_are_read_by_their_bytes() -> None:
+    # WPS Office's .wps/.et are OLE files like .doc/.xls: LibreOffice's real .doc and .xls,
+    # named as Kingsoft names them, are known by their bytes and read as forms
+    from parsers.convert import ColdConverter
+    from tests.fixtures.legacy import libreoffice_made
+
+    doc = libreoffice_made(activity_docx(ACT), "docx", "doc")
+    xls = libreoffice_made(both_xlsx(ACT, VOL), "xlsx", "xls")
+    assert sniff(doc) == sniff(xls) == "legacy"
+    wps = read_file("申报表.wps", doc, converter=ColdConverter(timeout=120))
+    assert (wps.kind, wps.problem) == ("doc", None)
+    assert forms_of([wps]) == [("activity", 1)]
+    assert wps.forms[0].rows[0].values["participants"] == 200
+    et = read_file("登记表.et", xls)          # .xls is read directly, no LibreOffice
+    assert (et.kind, et.problem) == ("xls", None)
+    assert forms_of([et]) == [("activity", 1), ("volunteer_team", 1)]
+    assert et.forms[1].rows[0].values["leader_name"] == "张三"

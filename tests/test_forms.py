@@ -29,6 +29,7 @@ from parsers.files import read_file, sniff
 from parsers.forms import FormData, read_forms
 from parsers.specs import ACTIVITY, FORMS, VOLUNTEER_TEAM
 from parsers.tables import docx_lines, xlsx_lines
+from tests.fixtures import two_row
 
 ACT = FormFill(
     "定海路街道总工会",
@@ -534,3 +535,66 @@ def test_broken_docx_is_reported_not_raised() -> None:
     assert result.kind == "docx"
     assert result.forms == []
     assert result.problem and "损坏" in result.problem
+
+
+# --- headers over two rows ---------------------------------------------------------------
+
+TWO_ROW_ROWS = [["1", "殷行助老队", "王志强", "副主席", "30", "2016.3", "助老", "服务500人次"],
+                ["2", "法律服务队", "张三 主席", "", "约15人", "2017", "法律咨询", ""],
+                ["3", "维修队", "", "工会主席", "12", "2018年5月", "义务维修", ""]]
+TWO_ROW_LEADERS = [("王志强", "副主席"), ("张三", "主席"), (None, "工会主席")]
+
+
+@pytest.mark.parametrize("style", two_row.STYLES)
+@pytest.mark.parametrize("make", [two_row.volunteer_docx, two_row.volunteer_xlsx],
+                         ids=["docx", "xlsx"])
+def test_leader_split_over_two_columns(make, style: str) -> None:
+    # 负责人 merged above 姓名 | 职务, or 负责人姓名及职务 merged over two columns
+    form = only_form("登记表", make("殷行街道总工会", TWO_ROW_ROWS, style=style))
+    assert form.spec is VOLUNTEER_TEAM and form.extra_columns == []
+    assert [(r.values["leader_name"], r.values["leader_title"]) for r in form.rows] == \
+        TWO_ROW_LEADERS
+    assert [r.values["size"] for r in form.rows] == [30, 15, 12]
+    assert [r.values["team_name"] for r in form.rows] == ["殷行助老队", "法律服务队", "维修队"]
+    assert form.rows[0].raw["leader"] == "王志强 副主席"   # one text, as one column holds it
+    assert (form.unit_text, form.contact) == ("殷行街道总工会", "刘洋")
+    # the only problem: row 3 gave a title and no name
+    assert problems(form) == ["第3行“负责人姓名及职务”：负责人未写姓名"]
+
+
+def test_a_group_title_over_two_columns_is_read_with_the_words_below() -> None:
+    data = xlsx_of([["填报单位：殷行街道总工会"],
+                    ["序号", "登记服务队名称", "负责人姓名及职务", "服务队情况", None, "服务内容"],
+                    [None, None, None, "人数", "组建时间", None],
+                    ["1", "助老队", "张三 主席", "30", "2016年3月", "助老"]])
+    workbook = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = workbook.active
+    for column in "ABCF":
+        sheet.merge_cells(f"{column}2:{column}3")
+    sheet.merge_cells("D2:E2")
+    out = io.BytesIO()
+    workbook.save(out)
+    form = only_form("x.xlsx", out.getvalue())
+    (row,) = form.rows
+    assert (row.values["leader_name"], row.values["size"], row.values["founded"]) == (
+        "张三", 30, "2016-03")
+    assert form.extra_columns == []     # the group title is no column of its own
+
+
+def test_a_header_above_its_first_data_row_is_still_one_row() -> None:
+    # data below a header names no field: the two are never read as one header, even
+    # when a cell of the data happens to be a header word
+    headers = list(VOLUNTEER_HEADERS)
+    data = xlsx_of([headers, ["1", "助老队", "负责人", "30", "2016", "服务内容", ""],
+                    ["2", "法律队", "张三 主席", "12", "2017", "法律", ""]])
+    form = only_form("x.xlsx", data)
+    assert [r.values["team_name"] for r in form.rows] == ["助老队", "法律队"]
+
+
+def test_a_lone_name_column_is_still_the_whole_leader() -> None:
+    # `负责人姓名` as the only leader column holds `张三 主席`, as clerks use it
+    headers = ["序号", "登记服务队名称", "负责人姓名", "服务队人数", "服务队组建时间", "服务内容"]
+    form = only_form("x.xlsx", xlsx_of([headers, ["1", "助老队", "张三 主席", "30", "2016",
+                                                 "助老"]]))
+    (row,) = form.rows
+    assert (row.values["leader_name"], row.values["leader_title"]) == ("张三", "主席")

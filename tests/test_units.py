@@ -12,6 +12,7 @@ from parsers.units import (
     by_address,
     by_name,
     identify,
+    unit_core,
     unit_key,
 )
 
@@ -100,7 +101,8 @@ FUZZY_CASES = [
     ("控江路街道", "江浦路街道", False),     # the neighbouring street  80.0
     ("定海路街到", "定海路街道", False),     # substitution, same score as a neighbour
     ("新江湾城街到", "新江湾城街道", False),  # substitution             83.3
-    ("五角场", "五角场镇", False),           # 镇 is a different unit   85.7
+    ("五角场", "五角场镇", False),           # a whole word missing     85.7
+                                             # (the kind of place: see test_core_*)
     ("长白街道", "长白新村街道", False),     # 新村 missing             80.0
     ("殷行镇", "殷行街道", False),           #                          57.1
     ("复旦", "复旦大学", False),             #                          66.7
@@ -111,9 +113,9 @@ FUZZY_CASES = [
 def test_fuzzy_threshold_table(written: str, registered: str, accepted: bool) -> None:
     score = fuzz.ratio(unit_key(written), unit_key(registered))
     assert (score >= FUZZY_THRESHOLD) is accepted, score
-    # and by_name agrees when that unit is the only candidate
-    only = (UnitRef(1, registered + "总工会"),)
-    assert (by_name(written, only) is not None) is accepted
+    # and by_name's fuzzy step agrees when that unit is the only candidate
+    match = by_name(written, (UnitRef(1, registered + "总工会"),))
+    assert (match is not None and match.method == "fuzzy") is accepted
 
 
 def test_threshold_separates_every_neighbouring_street_pair() -> None:
@@ -142,6 +144,78 @@ def test_wujiaochang_street_and_town_both_registered() -> None:
     assert name_of("五角场镇工会", units) == "五角场镇总工会"
     assert name_of("五角场街道工会", units) == "五角场街道总工会"
     assert name_of("五角场工会", units) is None           # which one? ask the admin
+
+
+# --- the name without 街道/镇 (its core) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "unit"),
+    [
+        ("殷行", "殷行街道总工会"),
+        ("殷行工会", "殷行街道总工会"),
+        ("上海市杨浦区殷行总工会", "殷行街道总工会"),
+        ("殷行街道办事处工会", "殷行街道总工会"),     # the same kind, spelled longer
+        ("大桥工会", "大桥街道总工会"),               # a two-character place name
+        ("延吉新村工会", "延吉新村街道总工会"),
+        ("五角场工会", "五角场街道总工会"),           # only the 街道 is registered here
+    ],
+)
+def test_core_name_without_jiedao_finds_the_one_unit(written: str, unit: str) -> None:
+    match = by_name(written, REGISTRY)
+    assert match is not None and (match.unit.name, match.method) == (unit, "name")
+    # none of these is within the fuzzy threshold: the core rule is what finds them
+    assert fuzz.ratio(unit_key(written), unit_key(unit)) < FUZZY_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "殷行镇工会",      # another kind of place: 殷行镇 is not 殷行街道
+        "新村",            # part of 延吉新村 and 长白新村
+        "长白工会",        # part of 长白新村: a place name is matched whole
+        "江",              # one character names no place
+        "江浦",            # part of 江浦路
+        "路街道",
+    ],
+)
+def test_core_of_another_kind_or_a_fragment_is_not_matched(written: str) -> None:
+    assert name_of(written) is None
+
+
+def test_two_units_sharing_a_core_give_none_and_no_fuzzy_guess() -> None:
+    units = (*REGISTRY, UnitRef(30, "五角场镇总工会"))
+    assert name_of("五角场", units) is None
+    # with a longer core the fuzzy step alone would pick the shorter name, wrongly:
+    pair = (UnitRef(1, "新江湾城街道总工会"), UnitRef(2, "新江湾城镇总工会"))
+    assert fuzz.ratio("新江湾城", "新江湾城镇") >= FUZZY_THRESHOLD
+    assert fuzz.ratio("新江湾城", "新江湾城镇") - fuzz.ratio("新江湾城", "新江湾城街道") \
+        >= FUZZY_MARGIN
+    assert name_of("新江湾城工会", pair) is None
+    # yet each is found when its kind is written
+    assert name_of("新江湾城镇工会", pair) == "新江湾城镇总工会"
+    assert name_of("新江湾城街道工会", pair) == "新江湾城街道总工会"
+
+
+def test_core_counts_a_unit_once_across_its_name_and_aliases() -> None:
+    units = (UnitRef(1, "殷行街道总工会", ("殷行街道工会", "殷行街道办事处工会")),
+             UnitRef(2, "控江路街道总工会"))
+    match = by_name("殷行工会", units)
+    assert match is not None and match.unit.id == 1
+
+
+def test_core_shared_through_an_alias_is_ambiguous() -> None:
+    units = (UnitRef(1, "殷行街道总工会"), UnitRef(2, "某社区工会", ("殷行社区",)))
+    assert by_name("殷行", units) is None
+    assert name_of("殷行街道", units) == "殷行街道总工会"
+
+
+def test_unit_core_splits_the_kind_of_place() -> None:
+    assert unit_core("殷行街道") == ("殷行", "街道")
+    assert unit_core("殷行街道办事处") == ("殷行", "街道")
+    assert unit_core("五角场镇") == ("五角场", "镇")
+    assert unit_core("殷行") == ("殷行", None)
+    assert unit_core("镇") == ("镇", None)              # nothing left: not split
 
 
 def test_tie_between_two_fuzzy_candidates_gives_none() -> None:
