@@ -10,7 +10,7 @@ then falls back to converting it with LibreOffice.
 
 from __future__ import annotations
 
-from .tables import MAX_COLUMNS, MAX_ROWS, Line, _cell_text
+from .tables import MAX_COLUMNS, MAX_ROWS, Line, _cell_text, _joined
 
 
 def _value(cell: object, datemode: int) -> object:
@@ -35,24 +35,46 @@ def xls_lines(data: bytes) -> list[Line]:
     import xlrd  # deferred, as the other readers: only a legacy workbook needs it
 
     # on_demand parses one sheet at a time; formulas come as their cached results,
-    # as xlsx_lines reads them with data_only.
-    book = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=_Discard())
+    # as xlsx_lines reads them with data_only. formatting_info brings the merged ranges.
+    book = xlrd.open_workbook(file_contents=data, on_demand=True, formatting_info=True,
+                              logfile=_Discard())
     lines: list[Line] = []
     try:
         for index in range(book.nsheets):
             sheet = book.sheet_by_index(index)
             width = min(sheet.ncols, MAX_COLUMNS)
-            for row in range(min(sheet.nrows, MAX_ROWS)):
-                cells = tuple(
-                    _cell_text(_value(c, book.datemode)) for c in sheet.row_slice(row, 0, width)
-                )
+            rows = min(sheet.nrows, MAX_ROWS)
+            grid = [[_cell_text(_value(c, book.datemode)) for c in sheet.row_slice(row, 0, width)]
+                    for row in range(rows)]
+            joined = _spread_merges(grid, sheet.merged_cells)
+            for number, row_cells in enumerate(grid):
+                cells = tuple(row_cells)
                 while cells and not cells[-1]:
                     cells = cells[:-1]
-                lines.append(Line(cells, index, f"工作表“{sheet.name}”"))
+                flags = [column in joined.get(number, ()) for column in range(width)]
+                while flags and not flags[-1]:
+                    flags.pop()
+                lines.append(Line(cells, index, f"工作表“{sheet.name}”", _joined(flags)))
             book.unload_sheet(index)
     finally:
         book.release_resources()
     return lines
+
+
+def _spread_merges(grid: list[list[str]],
+                   merges: list[tuple[int, int, int, int]]) -> dict[int, set[int]]:
+    """As `tables.xlsx_lines` does: a cell merged down rows is repeated in each of them,
+    and the columns a merge spans to the right are marked as joined to their left one."""
+    joined: dict[int, set[int]] = {}
+    for top, bottom, left, right in merges:  # xlrd: half-open row and column ranges
+        if top >= len(grid) or left >= len(grid[top]):
+            continue
+        for row in range(top + 1, min(bottom, len(grid))):
+            if left < len(grid[row]):
+                grid[row][left] = grid[top][left]
+        for row in range(top, min(bottom, len(grid))):
+            joined.setdefault(row, set()).update(range(left + 1, min(right, MAX_COLUMNS)))
+    return joined
 
 
 class _Discard:

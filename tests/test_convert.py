@@ -36,6 +36,7 @@ from parsers.errors import ParseError
 from parsers.forms import FormData, read_forms
 from parsers.tables import docx_lines, xlsx_lines
 from parsers.xls import xls_lines
+from tests.fixtures import two_row
 
 ACTIVITY = FormFill(
     "杨浦区卫生工作者协会",
@@ -80,6 +81,10 @@ ORIGINALS = {
     "volunteer.xlsx": volunteer_xlsx(VOLUNTEER),
     "both.xlsx": both_xlsx(ACTIVITY, VOLUNTEER),
     "typed.xlsx": _typed_xlsx(),
+    # 负责人 merged over 姓名 | 职务, the other headings merged down both header rows.
+    "two_row.xlsx": two_row.volunteer_xlsx("殷行街道总工会", [
+        ["1", "殷行助老服务队", "刘洋", "主席", "30", "2016.3", "上门助老", "服务200余人次"],
+        ["2", "殷行护河队", "陈敏", "副主席", "12", "2017年5月", "河道巡护", ""]]),
 }
 
 
@@ -100,7 +105,8 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         (base / name).write_bytes(data)
     profile = base / "profile"
     docx = [base / "both.docx", base / "activity.docx"]
-    xlsx = [base / "volunteer.xlsx", base / "both.xlsx", base / "typed.xlsx"]
+    xlsx = [base / "volunteer.xlsx", base / "both.xlsx", base / "typed.xlsx",
+            base / "two_row.xlsx"]
     _soffice_convert(docx, "doc", base / "doc", profile)
     _soffice_convert(xlsx, "xls", base / "xls", profile)
     _soffice_convert([base / "both.docx"], "docx", base / "resaved", profile)
@@ -110,6 +116,7 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         "volunteer.xls": (base / "xls" / "volunteer.xls").read_bytes(),
         "both.xls": (base / "xls" / "both.xls").read_bytes(),
         "typed.xls": (base / "xls" / "typed.xls").read_bytes(),
+        "two_row.xls": (base / "xls" / "two_row.xls").read_bytes(),
         "resaved.docx": (base / "resaved" / "both.docx").read_bytes(),
     }
 
@@ -208,10 +215,17 @@ def test_legacy_kind_is_none_for_anything_else(legacy):
 
 @pytest.mark.parametrize(("legacy_name", "original"), [
     ("volunteer.xls", "volunteer.xlsx"), ("both.xls", "both.xlsx"),
+    ("two_row.xls", "two_row.xlsx"),   # merged cells: joined flags and two-row headers
 ])
 def test_xls_lines_are_the_lines_of_the_same_workbook_as_xlsx(legacy, legacy_name, original):
     assert xls_lines(legacy[legacy_name]) == xlsx_lines(ORIGINALS[original])
     assert _summary(read_forms(xls_lines(legacy[legacy_name]))) == _expected(original)
+
+
+def test_a_two_row_header_in_an_xls_is_read(legacy):
+    [form] = read_forms(xls_lines(legacy["two_row.xls"]))
+    assert [(row.values["leader_name"], row.values["leader_title"]) for row in form.rows] == [
+        ("刘洋", "主席"), ("陈敏", "副主席")]
 
 
 def test_xls_lines_read_every_cell_type_as_xlsx_lines_do(legacy):
