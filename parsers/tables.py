@@ -38,19 +38,84 @@ class Line:
         return not any(self.cells)
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+# Subtrees whose text is not the paragraph's own: deleted revisions, field codes, the
+# second (VML) copy Word keeps of every text box, and text boxes (read as lines of their
+# own by `_text_boxes`).
+_NOT_TEXT = {f"{_W}del", f"{_W}moveFrom", f"{_W}delText", f"{_W}instrText",
+             f"{_MC}Fallback", f"{_W}txbxContent"}
+_BREAKS = {f"{_W}br": "\n", f"{_W}cr": "\n", f"{_W}tab": " ", f"{_W}noBreakHyphen": "-"}
+
+
+def _paragraph_text(element: object) -> str:
+    """A paragraph's text as Word shows it with changes accepted: unlike python-docx's
+    `Paragraph.text`, runs inside tracked insertions (修订 left on), content controls and
+    smart tags count, and deleted text does not."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        for child in node:  # type: ignore[attr-defined]
+            tag = child.tag
+            if not isinstance(tag, str) or tag in _NOT_TEXT:
+                continue
+            if tag == f"{_W}t":
+                parts.append(child.text or "")
+            elif tag in _BREAKS:
+                parts.append(_BREAKS[tag])
+            else:
+                walk(child)
+
+    walk(element)
+    return "".join(parts)
+
+
+def _text_boxes(element: object) -> list[str]:
+    """Paragraphs inside the text boxes anchored in a paragraph (WPS and Word put a
+    form's title or 填报单位 in one), once each: the VML fallback copy is skipped."""
+    found: list[str] = []
+    for box in element.iter(f"{_W}txbxContent"):  # type: ignore[attr-defined]
+        if any(a.tag == f"{_MC}Fallback" for a in box.iterancestors()):
+            continue
+        found.extend(_paragraph_text(p) for p in box.iter(f"{_W}p"))
+    return found
+
+
+def _blocks(container: object) -> list[object]:
+    """The paragraphs and tables of a body or cell, in order, including those wrapped in
+    content controls (w:sdt), which python-docx's iterators pass over."""
+    blocks: list[object] = []
+    for child in container:  # type: ignore[attr-defined]
+        if child.tag in (f"{_W}p", f"{_W}tbl"):
+            blocks.append(child)
+        elif child.tag == f"{_W}sdt":
+            content = child.find(f"{_W}sdtContent")
+            if content is not None:
+                blocks.extend(_blocks(content))
+    return blocks
+
+
 def docx_lines(data: bytes) -> list[Line]:
     import docx  # deferred: python-docx pulls in lxml, which `formbot status` never needs
     from docx.table import Table
-    from docx.text.paragraph import Paragraph
 
     document = docx.Document(io.BytesIO(data))
     lines: list[Line] = []
     counter = [0]
 
+    def add_paragraph(element: object) -> None:
+        for text in (*_text_boxes(element), _paragraph_text(element)):
+            text = clean_text(text)
+            if text:
+                lines.append(Line((text,), None))
+
+    def cell_text(tc: object) -> str:
+        return "\n".join(_paragraph_text(p) for p in _blocks(tc) if p.tag == f"{_W}p")  # type: ignore[attr-defined]
+
     def add_table(table: Table) -> None:
         index = counter[0]
         counter[0] += 1
-        nested: list[Table] = []
+        nested: list[object] = []
         for row in table.rows:
             if len(lines) >= MAX_LINES:
                 return
@@ -66,28 +131,38 @@ def docx_lines(data: bytes) -> list[Line]:
                     cells.append("")
                     continue
                 seen.add(id(cell._tc))
-                cells.append(clean_text(cell.text))
-                nested.extend(cell.tables)
+                cells.append(clean_text(cell_text(cell._tc)))
+                nested.extend(b for b in _blocks(cell._tc) if b.tag == f"{_W}tbl")  # type: ignore[attr-defined]
             lines.append(Line(tuple(cells[:MAX_COLUMNS]), index, f"表{index + 1}",
                               _joined(joined[:MAX_COLUMNS])))
         for inner in nested:
-            add_table(inner)
+            add_table(Table(inner, table._parent))  # type: ignore[arg-type]
 
-    for block in document.iter_inner_content():
+    for block in _blocks(document.element.body):
         if len(lines) >= MAX_LINES:
             break
-        if isinstance(block, Paragraph):
-            text = clean_text(block.text)
-            if text:
-                lines.append(Line((text,), None))
+        if block.tag == f"{_W}p":  # type: ignore[attr-defined]
+            add_paragraph(block)
         else:
-            add_table(block)
+            add_table(Table(block, document._body))  # type: ignore[arg-type]
     return lines
 
 
 def _joined(flags: list[bool]) -> tuple[bool, ...]:
     # Most rows merge nothing: keep them as cheap as before.
     return tuple(flags) if any(flags) else ()
+
+
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
+
+
+def date_text(value: dt.datetime, number_format: str) -> str:
+    """A date cell as precisely as the clerk wrote it: Excel stores `2016年5月` as
+    2016-05-01 shown with a year-month format, and the 1st is not what they meant."""
+    codes = _FORMAT_LITERALS.sub("", number_format or "").lower()
+    if any(code in codes for code in ("d", "h", "s", "general")) or "y" not in codes:
+        return _cell_text(value)
+    return value.strftime("%Y-%m") if "m" in codes else value.strftime("%Y")
 
 
 def _cell_text(value: object) -> str:
@@ -141,6 +216,10 @@ def xlsx_lines(data: bytes) -> list[Line]:
                     joined.setdefault(row, set()).update(
                         range(left + 1, min(merged.max_col, MAX_COLUMNS)))
             for number, row in enumerate(grid):
+                for column, value in enumerate(row):
+                    if isinstance(value, dt.datetime):  # few: looked up one by one
+                        fmt = sheet.cell(number + 1, column + 1).number_format
+                        row[column] = date_text(value, fmt)
                 cells = tuple(_sheet_text(v) for v in row)
                 while cells and not cells[-1]:
                     cells = cells[:-1]

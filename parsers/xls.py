@@ -10,10 +10,10 @@ then falls back to converting it with LibreOffice.
 
 from __future__ import annotations
 
-from .tables import MAX_COLUMNS, MAX_ROWS, Line, _cell_text, _joined
+from .tables import MAX_COLUMNS, MAX_ROWS, Line, _cell_text, _joined, date_text
 
 
-def _value(cell: object, datemode: int) -> object:
+def _value(cell: object, book: object) -> object:
     import xlrd
 
     kind, value = cell.ctype, cell.value  # type: ignore[attr-defined]
@@ -21,9 +21,10 @@ def _value(cell: object, datemode: int) -> object:
         return None
     if kind == xlrd.XL_CELL_DATE:
         try:
-            return xlrd.xldate.xldate_as_datetime(value, datemode)
+            moment = xlrd.xldate.xldate_as_datetime(value, book.datemode)  # type: ignore[attr-defined]
         except (xlrd.xldate.XLDateError, ValueError, OverflowError):
             return value  # a "date" Excel itself would show as ####: keep the number
+        return date_text(moment, _number_format(cell, book))
     if kind == xlrd.XL_CELL_BOOLEAN:
         return bool(value)
     if kind == xlrd.XL_CELL_ERROR:
@@ -44,7 +45,7 @@ def xls_lines(data: bytes) -> list[Line]:
             sheet = book.sheet_by_index(index)
             width = min(sheet.ncols, MAX_COLUMNS)
             rows = min(sheet.nrows, MAX_ROWS)
-            grid = [[_cell_text(_value(c, book.datemode)) for c in sheet.row_slice(row, 0, width)]
+            grid = [[_cell_text(_value(c, book)) for c in sheet.row_slice(row, 0, width)]
                     for row in range(rows)]
             joined = _spread_merges(grid, sheet.merged_cells)
             for number, row_cells in enumerate(grid):
@@ -59,6 +60,14 @@ def xls_lines(data: bytes) -> list[Line]:
     finally:
         book.release_resources()
     return lines
+
+
+def _number_format(cell: object, book: object) -> str:
+    try:
+        xf = book.xf_list[cell.xf_index]  # type: ignore[attr-defined]
+        return str(book.format_map[xf.format_key].format_str)  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return ""
 
 
 def _spread_merges(grid: list[list[str]],
