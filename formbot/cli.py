@@ -214,7 +214,7 @@ def status(config_path: str | None, as_json: bool) -> None:
     from .reports import status_data
 
     settings, engine = _context(config_path)
-    data = status_data(settings, engine=engine)
+    data = status_data(settings, engine=engine, sender_check=not as_json)
     if as_json:
         import json
 

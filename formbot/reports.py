@@ -62,16 +62,18 @@ def mismatch_entry(message: Message, unit: Unit, settings: Settings) -> dict[str
     }
 
 
-def status_data(settings: Settings, *, engine: Engine) -> dict[str, Any]:
-    """The status JSON of CONTRACT.md, plus `sender_mismatch` (a key of our own, so the
-    contract's keys stay as they are): current submissions filed by 填报单位 whose From is
-    not a registered address of the unit."""
+def status_data(settings: Settings, *, engine: Engine,
+                sender_check: bool = False) -> dict[str, Any]:
+    """The status JSON of CONTRACT.md, exactly. With `sender_check` (the text table and the
+    console), also `sender_mismatch`: current submissions filed by 填报单位 whose From is
+    not a registered address of the unit. Not in the JSON: the contract fixes its keys."""
     with Session(engine) as session:
         progress = unit_progress(session=session)
         unmatched = unmatched_messages(session=session)
         failed = failed_messages(session=session)
         mismatched = [mismatch_entry(message, unit, settings) for message, unit
-                      in sender_mismatches(session=session, current_only=True)]
+                      in sender_mismatches(session=session, current_only=True)
+                      ] if sender_check else []
     units = []
     for item in progress:
         forms = {}
@@ -85,7 +87,7 @@ def status_data(settings: Settings, *, engine: Engine) -> dict[str, Any]:
             }
         units.append({"name": item.unit.name, "forms": forms,
                       "reminders_sent": item.reminders_sent})
-    return {
+    data = {
         "campaign": settings.campaign.code,
         "deadline": settings.campaign.deadline.isoformat(),
         "units_total": len(progress),
@@ -94,8 +96,10 @@ def status_data(settings: Settings, *, engine: Engine) -> dict[str, Any]:
         "unmatched": [{"message_id": m.message_id or m.key, "from": m.from_addr,
                        "unit_text": m.unit_text} for m in unmatched],
         "failed": [{"message_id": m.message_id or m.key, "error": m.error or ""} for m in failed],
-        "sender_mismatch": mismatched,
     }
+    if sender_check:
+        data["sender_mismatch"] = mismatched
+    return data
 
 
 def _text_cell(sheet: Any, value: object) -> Any:
