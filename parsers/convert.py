@@ -123,8 +123,17 @@ def legacy_lines(data: bytes, converter: Converter) -> list[Line]:
 
         try:
             return xls_lines(data)
-        except Exception:  # xlrd refuses some ET/BIFF variants LibreOffice reads
+        except Exception as exc:  # xlrd refuses some ET/BIFF variants LibreOffice reads
+            refused = exc
+        try:
             return xlsx_lines(converter.convert(data, "xls"))
+        except ConversionError:
+            # xlrd saw a FILEPASS record and LibreOffice could not open it without a
+            # password either (Excel's built-in "VelvetSweatshop" key it does open): the
+            # clerk set an open password, which is what the receipt should say.
+            if "encrypted" in str(refused).lower():
+                raise ConversionError(ENCRYPTED, detail="password-protected workbook") from None
+            raise
     if kind == "doc":
         return docx_lines(converter.convert(data, "doc"))
     raise ConversionError(NOT_A_FORM_FILE, detail="no WordDocument/Workbook stream")

@@ -386,3 +386,16 @@ def test_no_temporary_files_are_left(legacy, warm):
     warm.convert(legacy["activity.doc"], "doc")
     assert list(jobs.iterdir()) == []
     assert oct(warm.profile_dir.parent.stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize(("source", "suffix", "target"), [
+    ("activity.docx", "docx", "doc"), ("volunteer.xlsx", "xlsx", "xls"),
+])
+def test_a_file_libreoffice_saved_with_an_open_password_is_named_as_such(
+        source, suffix, target, warm):
+    from parsers.files import read_file
+    from tests.fixtures.legacy import libreoffice_encrypted
+
+    locked = libreoffice_encrypted(ORIGINALS[source], suffix, target)
+    result = read_file(f"表.{target}", locked, converter=warm)
+    assert result.forms == [] and "打开密码" in (result.problem or "")
