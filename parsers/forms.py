@@ -68,7 +68,20 @@ def _norm_header(text: str) -> str:
 
 @cache
 def _spec_names(spec: FormSpec) -> tuple[tuple[FieldSpec, tuple[str, ...]], ...]:
-    return tuple((f, tuple(_norm_header(n) for n in (f.label, *f.aliases))) for f in spec.fields)
+    return tuple((f, tuple(_norm_header(n) for n in (f.label, *f.aliases, *_part_names(f))))
+                 for f in spec.fields)
+
+
+def _part_names(spec_field: FieldSpec) -> tuple[str, ...]:
+    return tuple(name for _, names in spec_field.parts for name in names)
+
+
+@lru_cache(maxsize=1024)
+def _part_only(header: str, spec_field: FieldSpec) -> bool:
+    """A header that names a part of the field but never the whole (职务 beside 负责人姓名)."""
+    norm = _norm_header(header)
+    return (norm in (_norm_header(n) for n in _part_names(spec_field))
+            and norm not in (_norm_header(n) for n in (spec_field.label, *spec_field.aliases)))
 
 
 @lru_cache(maxsize=8192)
@@ -114,6 +127,7 @@ def _map_columns(spec: FormSpec, labels: Labels) -> tuple[dict[int, FieldSpec], 
     column's labels matched."""
     columns: dict[int, FieldSpec] = {}
     parts: dict[int, str] = {}
+    part_only: dict[int, str] = {}
     unknown: dict[int, str] = {}
     via: dict[int, int] = {}
     for index, candidates in enumerate(labels):
@@ -127,17 +141,20 @@ def _map_columns(spec: FormSpec, labels: Labels) -> tuple[dict[int, FieldSpec], 
                 columns[index], via[index] = matched, rank
                 if part:
                     parts[index] = part
+                if _part_only(text, matched):
+                    part_only[index] = text
                 break
         else:
             if candidates:
                 unknown[index] = candidates[0]
-    return columns, _whole_parts(columns, parts, unknown), unknown, via
+    return columns, _whole_parts(columns, parts, unknown, part_only), unknown, via
 
 
 def _whole_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
-                 unknown: dict[int, str]) -> dict[int, str]:
+                 unknown: dict[int, str], part_only: dict[int, str]) -> dict[int, str]:
     """Parts count only when every part of the field has its column; `负责人姓名` alone
-    is the whole leader, as clerks use it. A lone second column goes back to unknown."""
+    is the whole leader, as clerks use it. A lone second column goes back to unknown, and
+    so does a lone part-only column (`职务` with no name column beside it)."""
     kept: dict[int, str] = {}
     for spec_field in {f for f in columns.values() if f.parts}:
         indexes = [i for i, f in columns.items() if f is spec_field]
@@ -145,9 +162,10 @@ def _whole_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
         if found == {p for p, _ in spec_field.parts} and len(indexes) == len(found):
             kept.update((i, parts[i]) for i in indexes)
             continue
-        for extra in indexes[1:]:
-            unknown[extra] = spec_field.label
-            del columns[extra]
+        for position, extra in enumerate(indexes):
+            if position or extra in part_only:
+                unknown[extra] = part_only.get(extra, spec_field.label)
+                del columns[extra]
     return kept
 
 
@@ -262,10 +280,15 @@ _DATE = re.compile(r"填报日期\s*[:：]?\s*(.*?)\s*" + _LABELS)
 _TEMPLATE_DATE = re.compile(r"^年?\s*月?\s*日?$")
 
 
+# The template's blank to write on (`填报单位：________`): clerks type over it and leave
+# the rest of the line standing around what they wrote.
+_UNDERLINE = " ：:_＿\u3000"
+
+
 def _first(pattern: re.Pattern[str], lines: list[Line]) -> str | None:
     for line in lines:
         for match in pattern.finditer(line.text.replace("\n", " ")):
-            value = match.group(1).strip(" ：:")
+            value = match.group(1).strip(_UNDERLINE)
             if value:
                 return value
     return None
@@ -279,6 +302,16 @@ def _is_footer(line: Line) -> bool:
 
 
 _TOTAL = re.compile(r"^(合|总|小)\s*计\s*[:：]?$")
+# What clerks write in the template's spare rows so that nothing can be added to them:
+# `/`, `无`, `——`, `以下空白`. A row holding nothing else is no activity or team.
+_SPARE_MARK = re.compile(
+    r"^[（(]?\s*(?:以下(?:空白|无|空)|空白|空|无|[/／\\]+|[—\-－–_＿]+)\s*[）)]?$"
+)
+
+
+def _is_spare(texts: list[str]) -> bool:
+    filled = [t for t in texts if t]
+    return bool(filled) and all(_SPARE_MARK.match(t) for t in filled)
 
 
 def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | None:
@@ -298,8 +331,11 @@ def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | No
         for index, name in header.unknown.items()
         if index < len(cells) and cells[index]
     }
-    if not any(raw.get(f.key) for f in header.spec.data_fields):
-        return None  # an empty template row, perhaps with its 序号 prefilled
+    # cell by cell: a split leader struck out is `/` twice, not the `/ /` of its raw text
+    data = [cells[i] if i < len(cells) else "" for i, f in header.columns.items()
+            if f.kind != "seq"]
+    if not any(data) or _is_spare(data):
+        return None  # an empty or struck-out template row, perhaps with its 序号 prefilled
     if _TOTAL.match(next((c for c in cells if c), "")):
         return None  # a 合计 row sums the rows above; it is not one more activity or team
     row = FormRow(seq=seq, values={}, raw={**raw, **extra})
@@ -441,16 +477,52 @@ def _build_form(
     form.contact = _first(_CONTACT, after + list(reversed(before)))
     form.phone = _first(_PHONE, after + list(reversed(before)))
     date_text = _first(_DATE, after + list(reversed(before)))
+    if date_text:
+        # `2018年__6__月__10__日`: the figures typed into the template's blanks.
+        date_text = re.sub(r"[_＿]+", "", date_text)
     if date_text and not _TEMPLATE_DATE.match(date_text.replace(" ", "")):
         form.filled_on_raw = date_text
         form.filled_on, issue = parse_date(date_text)
         if issue:
             form.problems.append(Problem(f"填报日期：{issue}"))
     form.extra_columns = list(header.unknown.values())
+    last: tuple[FormRow, int | None] | None = None   # the row just read, and its table
     for line in body:
-        if line.is_empty:
+        carried = _carried_on(line.cells, header) if last and last[1] == line.table else None
+        if last and carried:
+            _extend_row(last[0], header.spec, carried)
             continue
-        row = _read_row(line.cells, header, len(form.rows) + 1)
+        row = None if line.is_empty else _read_row(line.cells, header, len(form.rows) + 1)
         if row:
             form.rows.append(row)
+        last = (row, line.table) if row else None
     return form
+
+
+def _carried_on(cells: tuple[str, ...], header: _Header) -> dict[str, str] | None:
+    """The long texts of a row that holds nothing else: the clerk ran out of room in the
+    cell above (主要内容, 服务内容, 服务成效简介) and went on in the next row, leaving 序号,
+    name and the rest empty. None for any other row."""
+    texts: dict[str, str] = {}
+    for index, text in enumerate(cells):
+        if not text:
+            continue
+        spec_field = header.columns.get(index)
+        if spec_field is None or not spec_field.max_len or index in header.parts:
+            return None
+        texts[spec_field.key] = text
+    if not texts or _is_spare(list(texts.values())):
+        return None
+    return texts
+
+
+def _extend_row(row: FormRow, spec: FormSpec, texts: dict[str, str]) -> None:
+    """Append carried-on text to `row`'s fields and read them again (the length limit
+    applies to the whole text)."""
+    for key, text in texts.items():
+        spec_field = spec.field(key)
+        before = row.raw.get(key, "")
+        whole = f"{before}\n{text}" if before else text
+        row.raw[key] = whole
+        row.problems = [p for p in row.problems if p.field != spec_field.label]
+        _read_value(spec_field, whole, row)

@@ -23,7 +23,8 @@ class FieldSpec:
     max_len: int | None = None          # characters, as the notice's （100字内）
     required: bool = False              # a row without it is a problem, not silently kept
     # A leader may be split over two columns (负责人 above 姓名 | 职务): the headers that
-    # name each part, by part ("name", "title"). Alone, such a header is the whole field.
+    # name each part, by part ("name", "title"). Alone, such a header is the whole field
+    # when it is also among the label and aliases; else (职务) it names only the part.
     parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
@@ -87,7 +88,10 @@ VOLUNTEER_TEAM = FormSpec(
         FieldSpec("leader", "负责人姓名及职务", kind="leader",
                   aliases=("负责人姓名和职务", "负责人及职务", "负责人姓名", "负责人",
                            "负责人职务", "负责人职位"),
-                  parts=(("name", ("负责人姓名",)), ("title", ("负责人职务", "负责人职位")))),
+                  # bare 职务 beside a name column (负责人姓名 | 职务) is the title; alone it
+                  # is no leader column: a part-only header (forms.py)
+                  parts=(("name", ("负责人姓名", "负责人")),
+                         ("title", ("负责人职务", "负责人职位", "职务", "职位")))),
         FieldSpec("size", "服务队人数", kind="count", aliases=("队员人数", "人数")),
         FieldSpec("founded", "服务队组建时间", kind="date", aliases=("组建时间", "成立时间")),
         FieldSpec("service", "服务内容", max_len=50, aliases=("服务项目",)),

@@ -53,7 +53,8 @@ def unit_key(text: str) -> str:
     """The distinctive core of a unit name: `上海市杨浦区定海路街道总工会` → `定海路街道`."""
     # `定海路街道总工会（盖章）`: the stamp note is not part of the name.
     core = _STAMP.sub("", clean_text(text))
-    core = re.sub(r"[\s()（）【】\[\]“”\"'·.,，。:：]", "", core)
+    # `__殷行街道总工会____`: typed over the template's underline, which is no part either.
+    core = re.sub(r"[\s()（）【】\[\]“”\"'·.,，。:：_＿]", "", core)
     changed = True
     while changed and core:
         changed = False

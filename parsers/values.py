@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import pairwise
 
 _SPACES = re.compile(r"[\s\u3000\u00a0]+")
 # Full-width punctuation of Chinese prose. NFKC would turn `，` into `,` and `（）`
@@ -45,17 +46,46 @@ def text_length(text: str) -> int:
     return len(_SPACES.sub("", text))
 
 
-# Words people wrap a head count in: 约200人, 200余人, 200多名, 共计200人左右.
-_NUMBER_NOISE = re.compile(r"(约|大约|共计|共|计|近|逾|超过|余|多|左右|上下|以上|人次|人|名|位|个)")
+# A head count is one figure; the words around it (约, 余, 名职工, 每场, 人次) only say
+# what kind of figure it is, so any run of Chinese characters may surround it. A note in
+# brackets after it (`300（人）`, `30人（含党员10名）`) is a remark on the figure, not part
+# of it. Digits and numerals are read as figures; symbols or letters beside them (`200+`)
+# are not words, and make the cell unreadable rather than guessed.
+_NOTE = re.compile(r"[（(][^（）()]*[）)]")
 _RANGE = re.compile(r"\d\s*[-~～—–至到]+\s*\d")
-_CN_NUMERAL = re.compile(r"^[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]+$")
+_CN_NUMERALS = "零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟"
+_FIGURE = re.compile(
+    rf"(?P<digits>\d{{1,3}}(?:[,，]\d{{3}})+(?!\d)|\d+(?:\.\d+)?)|(?P<numeral>[{_CN_NUMERALS}]+)"
+)
+# A numeral run needs a digit in it: 百/千/万 alone are words (百姓, 万众), and 十 alone is ten.
+_NUMERAL_DIGIT = re.compile(r"[零〇一二两三四五六七八九十壹贰叁肆伍陆柒捌玖拾]")
+_WORDS = re.compile(r"[\u4e00-\u9fff：:。]*")  # 共计：300人。
+
+
+def _figure_value(match: re.Match[str]) -> int | None:
+    """One figure in a count: `1,200` → 1200, `1200.0` → 1200, `三百` → 300; None for
+    what is not a whole number (`1.5`) or a numeral cn2an cannot read."""
+    digits = match.group("digits")
+    if digits is not None:
+        plain = digits.replace(",", "").replace("，", "")
+        if re.fullmatch(r"\d+(\.0+)?", plain):
+            return int(float(plain)) if "." in plain else int(plain)
+        return None
+    import cn2an  # deferred: 80 ms of start-up that `formbot status` never needs
+
+    try:
+        return int(cn2an.cn2an(match.group("numeral").replace("两", "二"), "smart"))
+    except (ValueError, KeyError):
+        return None
 
 
 def parse_count(raw: object) -> tuple[int | None, str | None]:
-    """`200`, `200人`, `约200人`, `200余人`, `二百人`, `1,200人`, `２００` → 200 etc.
+    """`200`, `200人`, `约200人`, `200余人`, `二百人`, `1,200人`, `２００`, `约300名职工`,
+    `300（人）`, `30人（含党员10名）` → the figure.
 
     A range (`100-200人`) gives no number and a problem: guessing would put a
-    figure in the summary that the unit never gave.
+    figure in the summary that the unit never gave. So do two different figures
+    (`3场共300人`) and text with no figure at all (`全体职工`).
     """
     if isinstance(raw, bool):
         return None, "不是人数"
@@ -68,30 +98,48 @@ def parse_count(raw: object) -> tuple[int | None, str | None]:
     text = clean_text(raw).replace("\n", "")
     if not text:
         return None, None
-    if _RANGE.search(text):
+    core = _NOTE.sub("", text).replace(" ", "")
+    if _RANGE.search(core):
         return None, f"人数写成了范围“{text}”，请填一个数"
-    core = _NUMBER_NOISE.sub("", text).replace(",", "").replace("，", "").replace(" ", "")
-    if core.isdigit():
-        return int(core), None
-    if re.fullmatch(r"\d+\.0+", core):
-        return int(float(core)), None
-    if _CN_NUMERAL.match(core):
-        try:
-            import cn2an  # deferred: 80 ms of start-up that `formbot status` never needs
-
-            return int(cn2an.cn2an(core.replace("两", "二"), "smart")), None
-        except (ValueError, KeyError):
-            pass
-    return None, f"无法识别人数“{text}”"
+    found = list(_FIGURE.finditer(core))
+    touching = any(a.end() == b.start() for a, b in pairwise(found))
+    figures = [m for m in found
+               if m.group("digits") is not None or _NUMERAL_DIGIT.search(m.group("numeral"))]
+    words = _FIGURE.sub("", core)
+    values = {_figure_value(m) for m in figures}
+    if len(values - {None}) > 1:
+        return None, f"人数“{text}”中有不止一个数，请只填一个数"
+    # `1.5万`, `3万`: digits glued to a numeral are a mixed figure this does not guess at.
+    if not figures or touching or None in values or not _WORDS.fullmatch(words):
+        return None, f"无法识别人数“{text}”"
+    return values.pop(), None
 
 
 _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+# A year is four digits, or two when 年 follows (`16年3月`): see `_full_year`. Two digits
+# with a dot or dash (`16.3`) could as well be a month and a day, so they stay unread.
+_YEAR = r"(?P<y>\d{4}|\d{2}(?=年))"
 _DATE_PATTERNS = (
-    re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?$"),
-    re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*月?(份)?$"),
-    re.compile(r"^(?P<y>\d{4})\s*(年|年度)?$"),
+    re.compile(rf"^{_YEAR}\s*[-/.年]\s*(?P<m>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*日?$"),
+    re.compile(rf"^{_YEAR}\s*[-/.年]\s*(?P<m>\d{{1,2}})\s*月?(份)?$"),
+    re.compile(rf"^{_YEAR}\s*(年|年度)?$"),
     re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
 )
+# What a founding date is written with: `2015年至今`, `2017年成立`, `成立于2016年`,
+# `2016.3-至今`. Only these words: `2016年春` names no month, and is still flagged.
+_FOUNDING_BEFORE = re.compile(r"^(?:(?:正式)?(?:成立|组建|组队|建队|建立|创建|创立))?于")
+_FOUNDING_AFTER = re.compile(
+    r"(?:正式)?(?:成立|组建|组队|建队|建立|创建|创立|开始|启动)?(?:[-—–~～到]*(?:至今|以来|起))?$"
+)
+
+
+def _full_year(digits: str) -> int:
+    """`16` → 2016, `98` → 1998. Teams and activities on these forms are from living
+    memory, so 00–49 are this century and 50–99 the last; a fixed pivot keeps parsing
+    pure (the same text reads the same on any day)."""
+    if len(digits) != 2:
+        return int(digits)
+    return (2000 if int(digits) < 50 else 1900) + int(digits)
 
 
 def _cn_date_digits(text: str) -> str:
@@ -102,7 +150,8 @@ def _cn_date_digits(text: str) -> str:
         return str(cn2an.cn2an(match.group(1), "smart")) + match.group(2)
 
     text = re.sub(
-        r"([〇零一二三四五六七八九]{4})年", lambda m: m.group(1).translate(_CN_DIGITS) + "年", text
+        r"(?<![〇零一二三四五六七八九])([〇零一二三四五六七八九]{4}|[〇零一二三四五六七八九]{2})年",
+        lambda m: m.group(1).translate(_CN_DIGITS) + "年", text
     )
     return re.sub(r"([一二三四五六七八九十]{1,3})([月日号])", month_day, text)
 
@@ -116,12 +165,13 @@ def parse_date(raw: object) -> tuple[str | None, str | None]:
     if not text:
         return None, None
     text = _cn_date_digits(text).replace("号", "日").rstrip("。.")
+    text = _FOUNDING_AFTER.sub("", _FOUNDING_BEFORE.sub("", text))
     for pattern in _DATE_PATTERNS:
         match = pattern.match(text)
         if not match:
             continue
         parts = match.groupdict()
-        year = int(parts["y"])
+        year = _full_year(parts["y"])
         # `is not None`, not truthiness: month 0 or day 0 is a slip to flag, not a
         # reason to quietly drop to a coarser precision (`2016年0月` → `2016`).
         month = int(parts["m"]) if parts.get("m") is not None else None
@@ -164,18 +214,25 @@ def _is_name(text: str) -> bool:
     )
 
 
+_SEPARATOR = r"\s*[\s,，、/／\-—]+\s*"
 _LEADER_PATTERNS = (
     # 主席：张三
     re.compile(rf"^(?P<title>[^:：]{{2,20}})\s*[:：]\s*(?P<name>{_NAME})$"),
     # 张三（工会主席） / 张三(主席)
     re.compile(rf"^(?P<name>{_NAME})\s*[（(](?P<title>[^）)]+)[）)]$"),
     # 张三 主席 / 张三，副主席 / 张三、主席 / 张三/主席 / 张三-主席
-    re.compile(rf"^(?P<name>{_NAME})\s*[\s,，、/／\-—]+\s*(?P<title>.+)$"),
+    re.compile(rf"^(?P<name>{_NAME}){_SEPARATOR}(?P<title>.+)$"),
 )
+# 街道工会副主席 张三: title first, and too long for the name's place above.
+_TITLE_FIRST = re.compile(rf"^(?P<title>.{{2,20}}?){_SEPARATOR}(?P<name>{_NAME})$")
+
+
+def _is_title(text: str) -> bool:
+    return any(word in text for word in _TITLE_WORDS)
 
 
 def parse_leader(raw: object) -> tuple[Leader, str | None]:
-    """`负责人姓名及职务` → name and title.
+    """`负责人姓名及职务` → name and title, in either order.
 
     A lone name is kept with a note that the title is missing; a jumble is kept
     whole as the name and flagged.
@@ -185,8 +242,18 @@ def parse_leader(raw: object) -> tuple[Leader, str | None]:
         return Leader(None, None), None
     for pattern in _LEADER_PATTERNS:
         match = pattern.match(text)
-        if match:
-            return Leader(match.group("name").strip(), match.group("title").strip()), None
+        if not match:
+            continue
+        name, title = match.group("name").strip(), match.group("title").strip()
+        if not _is_title(name):
+            return Leader(name, title), None
+        # The part in the name's place is a title (`主席 张三`, `张三：主席`): written the
+        # other way round when the other part is a name; else not a split to trust.
+        if _is_name(title):
+            return Leader(title, name), None
+    match = _TITLE_FIRST.match(text)
+    if match and _is_title(match.group("title")) and not _is_title(match.group("name")):
+        return Leader(match.group("name"), match.group("title")), None
     # No separator: a name glued to a known title word, either way round.
     for word in sorted(_TITLE_WORDS, key=len, reverse=True):
         idx = text.find(word)

@@ -598,3 +598,141 @@ def test_a_lone_name_column_is_still_the_whole_leader() -> None:
                                                  "助老"]]))
     (row,) = form.rows
     assert (row.values["leader_name"], row.values["leader_title"]) == ("张三", "主席")
+
+
+def row_problems(form: FormData) -> list[str]:
+    """The rows' problems: the sheets below leave out 填报单位, which is not their point."""
+    return [p.describe() for r in form.rows for p in r.problems]
+
+
+# --- bare 职务 beside the name column --------------------------------------------------
+
+
+@pytest.mark.parametrize("title_header", ["职务", "职 务", "职位"])
+@pytest.mark.parametrize("name_header", ["负责人姓名", "负责人"])
+def test_bare_title_column_beside_a_name_column_is_the_leaders_title(
+        name_header: str, title_header: str) -> None:
+    headers = ["序号", "登记服务队名称", name_header, title_header, "服务队人数",
+               "服务队组建时间", "服务内容"]
+    form = only_form("x.xlsx", xlsx_of([headers, ["1", "助老队", "张三", "工会主席", "30",
+                                                 "2016", "助老"]]))
+    (row,) = form.rows
+    assert (row.values["leader_name"], row.values["leader_title"]) == ("张三", "工会主席")
+    assert row_problems(form) == []
+
+
+def test_bare_title_column_without_a_name_column_is_not_the_leader() -> None:
+    # 职务 alone says nothing of whose title it is: an extra column, kept as typed
+    headers = ["序号", "登记服务队名称", "职务", "服务队人数", "服务队组建时间", "服务内容"]
+    form = only_form("x.xlsx", xlsx_of([headers, ["1", "助老队", "主席", "30", "2016",
+                                                 "助老"]]))
+    (row,) = form.rows
+    assert (row.values["leader_name"], row.values["leader_title"]) == (None, None)
+    assert row.raw["其他:职务"] == "主席"
+    assert form.extra_columns == ["职务"]
+
+
+# --- spare rows struck out, and text carried on into the next row ------------------------
+
+
+@pytest.mark.parametrize("mark", ["/", "／", "无", "——", "-", "以下空白", "（以下空白）", "(以下空白)",
+                                  "空", "空白", "以下无"])
+def test_spare_rows_struck_out_are_dropped(mark: str) -> None:
+    data = xlsx_of([
+        ["序号", "活动名称", "活动形式", "时间安排", "主要内容和形式", "参与人数"],
+        [1, "劳模座谈", "座谈会", "6月", "交流", 30],
+        [2, mark, mark, mark, mark, mark],            # every cell struck out
+        [3, mark],                                    # or just the first one
+        [None, None, None, None, mark],
+    ])
+    form = only_form("x.xlsx", data)
+    assert [r.values["name"] for r in form.rows] == ["劳模座谈"]
+    assert row_problems(form) == []
+
+
+def test_a_marker_word_in_a_real_row_is_kept() -> None:
+    # 无 in 服务成效简介 of a new team is what the clerk wrote, not a struck-out row
+    fill = FormFill("殷行街道工会", [["服务队", "张三 主席", "10", "2018年", "助老", "无"]])
+    form = only_form("x.xlsx", volunteer_xlsx(fill))
+    (row,) = form.rows
+    assert row.values["results"] == "无"
+
+
+def test_content_carried_on_into_the_next_row_joins_the_row_above() -> None:
+    data = docx_of(ACTIVITY_TITLE, "填报单位：定海路街道总工会", [
+        list(ACTIVITY_HEADERS),
+        ["1", "劳模宣讲会", "报告会", "6月", "邀请全国劳模讲述成长经历，", "200"],
+        ["", "", "", "", "并组织青年职工现场交流。", ""],
+        ["", "", "", "", "会后参观劳模工作室。", ""],
+        ["2", "工匠论坛", "论坛", "7月", "技能交流", "100"],
+    ])
+    form = only_form("x.docx", data)
+    assert [(r.seq, r.values["name"], r.values["content"]) for r in form.rows] == [
+        (1, "劳模宣讲会", "邀请全国劳模讲述成长经历，\n并组织青年职工现场交流。\n会后参观劳模工作室。"),
+        (2, "工匠论坛", "技能交流")]
+    assert form.rows[0].raw["content"] == form.rows[0].values["content"]
+    assert form.all_problems == []
+
+
+def test_carried_on_text_counts_towards_the_limit() -> None:
+    data = xlsx_of([
+        ["序号", "活动名称", "活动形式", "时间安排", "主要内容和形式", "参与人数"],
+        [1, "劳模座谈", "座谈会", "6月", "劳" * 60, 30],
+        [None, None, None, None, "模" * 60],
+    ])
+    form = only_form("x.xlsx", data)
+    (row,) = form.rows
+    assert row.values["content"] == "劳" * 60 + "\n" + "模" * 60
+    assert row_problems(form) == ["第1行“主要内容和形式”：超过100字（120字），已完整保留"]
+
+
+def test_volunteer_long_columns_carry_on_too() -> None:
+    headers = ["序号", "登记服务队名称", "负责人姓名及职务", "服务队人数", "服务队组建时间",
+               "服务内容", "服务成效简介"]
+    data = xlsx_of([headers,
+                    ["1", "助老队", "张三 主席", "30", "2016年", "助老", "服务500人次，"],
+                    [None, None, None, None, None, "助残", "获区优秀志愿服务项目。"]])
+    form = only_form("x.xlsx", data)
+    (row,) = form.rows
+    assert (row.values["service"], row.values["results"]) == (
+        "助老\n助残", "服务500人次，\n获区优秀志愿服务项目。")
+
+
+def test_content_only_row_with_its_own_seq_or_first_is_a_row_of_its_own() -> None:
+    # With a 序号, or with no row above, it is not carried on: a nameless row, flagged.
+    data = xlsx_of([
+        ["序号", "活动名称", "活动形式", "时间安排", "主要内容和形式", "参与人数"],
+        [None, None, None, None, "无名的活动"],
+        [2, "劳模座谈", "座谈会", "6月", "交流", 30],
+        [3, None, None, None, "另一项"],
+    ])
+    form = only_form("x.xlsx", data)
+    assert [r.values["content"] for r in form.rows] == ["无名的活动", "交流", "另一项"]
+    assert row_problems(form) == ["第1行“活动名称”：未填写", "第3行“活动名称”：未填写"]
+
+
+# --- values typed over the template's underline ----------------------------------------
+
+
+def test_unit_contact_and_date_typed_over_the_underline() -> None:
+    data = docx_of(
+        ACTIVITY_TITLE,
+        "填报单位：__控江路街道工会______",
+        [list(ACTIVITY_HEADERS), ["1", "劳模事迹展", "展板", "6月", "巡展", "约500人"]],
+        "联系人：＿＿周红＿＿   联系电话：__13900000000__   填报日期：2018年__6__月__12__日",
+    )
+    form = only_form("x.docx", data)
+    assert form.unit_text == "控江路街道工会"
+    assert (form.contact, form.phone, form.filled_on) == ("周红", "13900000000", "2018-06-12")
+
+
+def test_template_underlines_left_blank_give_nothing() -> None:
+    data = docx_of(
+        ACTIVITY_TITLE,
+        "填报单位：______________",
+        [list(ACTIVITY_HEADERS), ["1", "劳模事迹展", "展板", "6月", "巡展", "约500人"]],
+        "联系人：________   联系电话：________   填报日期：____年__月__日",
+    )
+    form = only_form("x.docx", data)
+    assert (form.unit_text, form.contact, form.phone, form.filled_on_raw) == (
+        None, None, None, None)

@@ -77,6 +77,12 @@ def test_unit_key_is_the_distinctive_core() -> None:
     assert unit_key("杨浦区总工会") == "总工会"
 
 
+def test_unit_typed_over_the_templates_underline() -> None:
+    assert unit_key("__定海路街道总工会______") == "定海路街道"
+    assert unit_key("＿＿定海路街道总工会＿＿") == "定海路街道"   # full-width underscores
+    assert name_of("__定海路街道总工会______") == "定海路街道总工会"
+
+
 # FUZZY_THRESHOLD is a ratio (rapidfuzz.fuzz.ratio, 0–100) between the distinctive
 # cores (unit_key) of what was written and of a registered name. Street names are
 # 2–4 characters plus 街道, so the cores are 4–6 characters long:
