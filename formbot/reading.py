@@ -31,7 +31,7 @@ from loguru import logger
 from parsers.body import html_lines, text_lines
 from parsers.errors import ParseError
 from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
-from parsers.forms import EMPTY_FORM, FormData, read_forms
+from parsers.forms import EMPTY_FORM, NO_UNIT, FormData, read_forms
 from parsers.limits import MB, Budget, Meter, NeedsIsolation, ReadLimits, megabytes
 from parsers.links import large_attachment_links
 from parsers.mail import Envelope, header_envelope, parse_mail, structure_problem
@@ -115,7 +115,8 @@ def _body_forms(envelope: Envelope) -> FileResult | None:
     lines), read like a file; only when no attachment held a form, so a body quoting
     the attached table does not count its rows twice."""
     lines = html_lines(envelope.html) or text_lines(envelope.text)
-    forms = read_forms(lines) if lines else []
+    # Only filled tables: a reply quoting the notice quotes its blank forms too.
+    forms = [form for form in read_forms(lines) if form.rows] if lines else []
     if not forms:
         return None
     return FileResult(BODY_NAME, "body", forms=forms)
@@ -136,12 +137,20 @@ def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]
                 row.problems = [dataclasses.replace(p, row=row.seq) for p in row.problems]
             first.rows.extend(form.rows)
             first.problems.extend(p for p in form.problems if p not in first.problems)
+            # The first may be a blank copy (a hidden template sheet beside the filled
+            # one): what the filled one says around its table counts.
             first.unit_text = first.unit_text or form.unit_text
+            first.contact = first.contact or form.contact
+            first.phone = first.phone or form.phone
+            if not first.filled_on and not first.filled_on_raw:
+                first.filled_on, first.filled_on_raw = form.filled_on, form.filled_on_raw
             if result.name not in names:
                 names.append(result.name)
     for form, _ in merged.values():
-        if form.rows:
-            form.problems = [p for p in form.problems if p.message != EMPTY_FORM]
+        settled = {EMPTY_FORM} if form.rows else set()
+        if form.unit_text:
+            settled.add(NO_UNIT)
+        form.problems = [p for p in form.problems if p.message not in settled]
     return merged
 
 

@@ -55,6 +55,7 @@ class FormData:
 
 
 EMPTY_FORM = "表格是空的，没有填写任何一行"
+NO_UNIT = "未填写“填报单位”"
 
 _PAREN = re.compile(r"[（(][^）)]*[）)]")
 _NOISE = re.compile(r"[\s:：*＊]")
@@ -422,7 +423,7 @@ def read_forms(lines: list[Line]) -> list[FormData]:
         previous_end = after_end
     for form in forms:
         if not form.unit_text:
-            form.problems.append(Problem("未填写“填报单位”"))
+            form.problems.append(Problem(NO_UNIT))
         if not form.rows:
             form.problems.append(Problem(EMPTY_FORM))
     return forms

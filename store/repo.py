@@ -129,13 +129,14 @@ def add_submission(*, session: Session, submission: Submission,
 
 
 def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
-    """The latest submission per (unit, form) is current; order-independent, so reprocessing
-    or parallel parsing cannot let an older one win."""
+    """The latest submission with rows per (unit, form) is current; order-independent, so
+    reprocessing or parallel parsing cannot let an older one win. A form sent with no row
+    filled in (the blank template by mistake, or tables quoted from the notice) neither
+    counts as submitted nor wipes the rows the unit sent before."""
     subs = list(session.exec(select(Submission).where(
         Submission.unit_id == unit_id, Submission.form == form)))
-    if not subs:
-        return
-    latest = max(subs, key=lambda s: (s.received_at, s.id or 0))
+    filled = [s for s in subs if s.row_count > 0]
+    latest = max(filled, key=lambda s: (s.received_at, s.id or 0)) if filled else None
     for sub in subs:
         should = sub is latest
         if sub.current != should:

@@ -310,6 +310,23 @@ def test_a_later_submission_replaces_the_current_rows_and_keeps_the_old(
     assert len(rows(bot, ActivityRow)) == 4  # the first version is still there
 
 
+def test_a_blank_form_neither_counts_nor_wipes_the_rows_sent_before(
+    bot: Bot, imap: EmbeddedIMAP, smtp: EmbeddedSMTP
+) -> None:
+    imap.append(submission_mail(message_id="<v1@example.cn>", volunteer=None,
+                                date=NOW - timedelta(days=2)))  # type: ignore[arg-type]
+    blank = FormFill("定海路街道总工会", [])   # the template sent again by mistake
+    imap.append(submission_mail(message_id="<blank@example.cn>", activity=blank,
+                                volunteer=blank, date=NOW - timedelta(days=1)))  # type: ignore[arg-type]
+    bot.poll()
+
+    unit = status_data(bot.settings, engine=bot.engine)["units"][0]
+    assert unit["forms"]["activity"]["submitted"] is True and unit["forms"]["activity"]["rows"] == 3
+    assert unit["forms"]["volunteer_team"]["submitted"] is False
+    receipts = [body_of(parse_sent(raw)) for _, _, raw in smtp.wait_for(2)]
+    assert any("表格是空的" in body for body in receipts)
+
+
 def test_unknown_sender_is_matched_by_name_or_kept_unmatched(
     bot: Bot, imap: EmbeddedIMAP, smtp: EmbeddedSMTP
 ) -> None:
