@@ -21,6 +21,12 @@ def make_console() -> Console:
     return console
 
 
+def error_console() -> Console:
+    """stderr for one-sentence messages: never wrapped, so a log or a script reading it
+    sees the whole sentence on one line."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A bar that appears only once there is real work (a backlog), never for an idle poll."""
@@ -59,7 +65,7 @@ def print_poll_report(report: Any) -> None:
         parts.append(f"待发 {delivery.waiting} 封")
     console.print("，".join(parts) + "。")
     for error in delivery.errors[:1]:
-        Console(stderr=True, highlight=False).print(f"发信未完成：{error}（下次运行会补发）")
+        error_console().print(f"发信未完成：{error}（下次运行会补发）")
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -129,7 +135,7 @@ def print_remind_report(report: Any, delivery: Any) -> None:
     waiting = f"，待发 {delivery.waiting} 封" if delivery.waiting else ""
     console.print(f"发出邮件 {delivery.sent} 封{waiting}。")
     for error in delivery.errors[:1]:
-        Console(stderr=True, highlight=False).print(f"发信未完成：{error}（下次运行会补发）")
+        error_console().print(f"发信未完成：{error}（下次运行会补发）")
 
 
 def print_units(units: list[Any]) -> None:

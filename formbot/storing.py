@@ -14,8 +14,9 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
+from parsers.forms import FormData
 from parsers.specs import FORMS
-from parsers.units import Match, UnitRef, identify
+from parsers.units import Match, UnitRef, identify, unit_key
 from store import repo
 from store.models import AttachmentRecord, Message, Submission, Unit
 
@@ -76,19 +77,27 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     dismissed = message.outcome == DISMISSED
     match: Match | None = None if decided else identify(envelope.from_addr, unit_text,
                                                         context.units(session))
+    split = {} if decided or (match and match.method == "address") else _split_by_unit(
+        envelope.from_addr, forms, context.units(session))
+    if split is None:  # forms naming different units, not all of them known: a person looks
+        match = None
+    elif split:
+        match = next(iter(split.values()))
     unit = session.get(Unit, decided or match.unit.id) if (decided or match) else None  # type: ignore[union-attr]
     message.unit_id = unit.id if unit else None
     message.unit_text = unit_text
     message.match_method = ADMIN if decided else (match.method if match else None)
     message.sender_matches_unit = (
         envelope.from_addr in unit.emails if unit and unit.emails else None)
+    form_unit = {key: m.unit.id for key, m in (split or {}).items()}
 
     received_at = envelope.date or now
     for form, file_names in forms.values():
         repo.add_submission(
             session=session,
             submission=Submission(
-                message_ref=message.id, unit_id=message.unit_id, form=form.spec.key,
+                message_ref=message.id, unit_id=form_unit.get(form.spec.key, message.unit_id),
+                form=form.spec.key,
                 received_at=received_at, file_name="、".join(file_names)[:500],
                 unit_text=form.unit_text, contact=form.contact, phone=form.phone,
                 filled_on=form.filled_on, filled_on_raw=form.filled_on_raw,
@@ -99,7 +108,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
                    "problems": [p.describe() for p in r.problems]} for r in form.rows],
         )
     if unit is not None:
-        touched |= {(unit.id, key) for key in forms}  # type: ignore[misc]
+        touched |= {(form_unit.get(key, unit.id), key) for key in forms}  # type: ignore[misc]
     for unit_id, form_key in touched:
         repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
     if dismissed:
@@ -107,14 +116,33 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         message.attempts += 1
         session.add(message)
         return
-    _answer(session, context.settings, message, parsed, unit, unit_text, now=now)
+    others = sorted({m.unit.name for m in (split or {}).values()} - {unit.name if unit else ""})
+    _answer(session, context.settings, message, parsed, unit, unit_text, now=now,
+            also=[f"{spec.short}按表中“填报单位”归入“{m.unit.name}”。"
+                  for spec in FORMS if (m := (split or {}).get(spec.key))] if others else [])
     message.status, message.error = "processed", None
     message.attempts += 1
     session.add(message)
 
 
+def _split_by_unit(address: str, forms: dict[str, tuple[FormData, list[str]]],
+                   units: list[UnitRef]) -> dict[str, Match] | None:
+    """Each form's own unit, for mail not from a registered address whose forms name
+    different units (one clerk sending for two): {} when they name one unit or none
+    differ, None when they differ and some name no known unit."""
+    texts = {key: form.unit_text for key, (form, _) in forms.items() if form.unit_text}
+    if len({unit_key(text) for text in texts.values()}) < 2:
+        return {}
+    found = {key: identify(address, text, units) for key, text in texts.items()}
+    if any(m is None for m in found.values()) or len(texts) < len(forms):
+        return None
+    matches = {key: m for key, m in found.items() if m is not None}
+    return matches if len({m.unit.id for m in matches.values()}) > 1 else {}
+
+
 def _answer(session: Session, settings: Settings, message: Message, parsed: Parsed,
-            unit: Unit | None, unit_text: str | None, *, now: datetime) -> None:
+            unit: Unit | None, unit_text: str | None, *, now: datetime,
+            also: list[str] | None = None) -> None:
     envelope, forms = parsed.envelope, parsed.forms
     own = settings.own_addresses()
     reason = reason_not_to_answer(envelope.headers, envelope.from_addr, own)
@@ -134,7 +162,7 @@ def _answer(session: Session, settings: Settings, message: Message, parsed: Pars
         return
     session.flush()
     done = repo.current_forms(session=session, unit_id=unit.id) if unit and unit.id else set()
-    notes = []
+    notes = list(also or [])
     if parsed.links and not forms:
         notes.append(LINK_NOTE)
     if unit is not None and message.sender_matches_unit is False:

@@ -113,8 +113,11 @@ def message_ids_for(*, session: Session, keys: Sequence[str] | None) -> list[int
     """Database ids of the messages with these Message-IDs/keys, or of every message."""
     statement = select(Message.id).order_by(Message.id)  # type: ignore[arg-type]
     if keys:
-        statement = statement.where(col(Message.key).in_(list(keys))
-                                    | col(Message.message_id).in_(list(keys)))
+        # Mail clients show a Message-ID without its angle brackets, and a shell needs
+        # them quoted: accept it either way.
+        wanted = list(keys) + [f"<{k.strip('<>')}>" for k in keys]
+        statement = statement.where(col(Message.key).in_(wanted)
+                                    | col(Message.message_id).in_(wanted))
     return list(session.exec(statement))  # type: ignore[arg-type]
 
 
@@ -136,7 +139,10 @@ def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
     subs = list(session.exec(select(Submission).where(
         Submission.unit_id == unit_id, Submission.form == form)))
     filled = [s for s in subs if s.row_count > 0]
-    latest = max(filled, key=lambda s: (s.received_at, s.id or 0)) if filled else None
+    # "Later" is the order the mail reached the mailbox (message ids are given in UID
+    # order as mail is fetched), not its Date header: an office PC whose clock runs a
+    # day slow must not let the original beat its correction.
+    latest = max(filled, key=lambda s: (s.message_ref, s.id or 0)) if filled else None
     for sub in subs:
         should = sub is latest
         if sub.current != should:
