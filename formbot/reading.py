@@ -31,7 +31,7 @@ from loguru import logger
 from parsers.body import html_lines, text_lines
 from parsers.errors import ParseError
 from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
-from parsers.forms import EMPTY_FORM, NO_UNIT, FormData, read_forms
+from parsers.forms import EMPTY_FORM, NO_UNIT, FormData, FormRow, Problem, read_forms
 from parsers.limits import MB, Budget, Meter, NeedsIsolation, ReadLimits, megabytes
 from parsers.links import large_attachment_links
 from parsers.mail import Envelope, header_envelope, parse_mail, structure_problem
@@ -122,6 +122,11 @@ def _body_forms(envelope: Envelope) -> FileResult | None:
     return FileResult(BODY_NAME, "body", forms=forms)
 
 
+def _row_key(row: FormRow) -> tuple[tuple[str, str], ...]:
+    """A row as typed, whitespace aside: the same activity in two files gives the same key."""
+    return tuple(sorted((k, "".join(v.split())) for k, v in row.raw.items() if v))
+
+
 def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]]:
     """One form per kind per message: a form split over files or tables is one submission."""
     merged: dict[str, tuple[FormData, list[str]]] = {}
@@ -131,6 +136,15 @@ def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]
                 merged[form.spec.key] = (form, [result.name])
                 continue
             first, names = merged[form.spec.key]
+            if result.name not in names:
+                # The same form sent twice in one mail (loose and again in a zip, or as
+                # .docx and .xlsx): rows another file already gave are not taken again.
+                seen = {_row_key(row) for row in first.rows}
+                copies = [row for row in form.rows if _row_key(row) in seen]
+                form.rows = [row for row in form.rows if _row_key(row) not in seen]
+                if copies and not form.rows:
+                    first.problems.append(Problem(
+                        f"附件“{result.name}”与“{names[0]}”内容相同，只计一次"))
             offset = len(first.rows)
             for row in form.rows:
                 row.seq += offset
