@@ -2,10 +2,14 @@
 
 Per message, in this order, each step committed before the next:
 1. raw bytes kept on disk (ingest.rawstore), 2. the message recorded,
-3. parsed and its rows stored with its receipt queued (one transaction),
-4. marked handled on the server, 5. the outbox drained over SMTP.
+3. parsed and its rows stored with its receipt queued (one transaction per reading
+   group, each message in a savepoint of its own), 4. marked handled on the server,
+5. the outbox drained over SMTP.
 A crash anywhere repeats at most the step it interrupted; the unique keys
 (message key, receipt key) make the repeat harmless.
+
+A backlog flows batch by batch: while the workers read batch n (from the kept files),
+the poller stores batch n-1 in UID order, sends its receipts and fetches batch n+1.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ingest.imap import ImapTarget, Mailbox
-from ingest.rawstore import KeptRaw, read_header_block, read_raw
+from ingest.rawstore import KeptRaw, read_header_block
 from notifier.outbox import DrainReport, SmtpTarget, drain
 from parsers.errors import FormbotError
 from store import repo
@@ -32,15 +36,16 @@ from store.models import MailboxCopy, Message
 
 from .config import MailboxSettings, Settings
 from .converters import LazyConverter
-from .reading import Parsed, Readers
+from .reading import PARALLEL_MIN, Parsed, Readers
 from .registry import sync_registry
 from .storing import StoreContext, store_message
 
 Progress = Callable[[int, int], None]
 # Longer than any poll; a crashed poller's lease expires after it.
 POLL_LEASE = timedelta(minutes=30)
-# Raw mail handed to the readers at once, at most (a batch of 50 form mails is ~4 MB);
-# a larger mail is read on its own.
+# Raw mail given to the readers in one group, at most (a batch of 50 form mails is ~4 MB);
+# a larger mail is read on its own. Readers open the kept files themselves, so this bounds
+# what is in flight in the workers, not what the poller holds (nothing of it).
 READ_BUDGET = 16 * 1024 * 1024
 
 
@@ -151,9 +156,18 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
                              should_stop=should_stop, readers=readers, context=context)
         finally:
             readers.close()
-    report.delivery = drain(engine, smtp_target(settings), now=now,
-                            sender=settings.smtp.from_address)
+    deliver(settings, engine=engine, now=now, report=report)
     return report
+
+
+def deliver(settings: Settings, *, engine: Engine, now: datetime, report: PollReport) -> None:
+    """Drain the outbox over SMTP, adding to what this poll has sent already."""
+    drained = drain(engine, smtp_target(settings), now=now, sender=settings.smtp.from_address)
+    delivery = report.delivery
+    delivery.sent += drained.sent
+    delivery.failed += drained.failed
+    delivery.waiting = drained.waiting
+    delivery.errors += [e for e in drained.errors if e not in delivery.errors]
 
 
 def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,
@@ -176,40 +190,69 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
             rescan = True
         last_done = 0 if rescan else state.last_uid  # type: ignore[union-attr]
         uids = box.new_uids(last_done)
+        if len(uids) >= PARALLEL_MIN:
+            readers.warm_up()
         if rescan:
             repo.save_folder_state(session=session, account=account, folder=folder,
                                    uidvalidity=box.uidvalidity, last_uid=0)
             session.commit()
+        # Every mail of a batch is kept and recorded first; its reading then starts on the
+        # workers, and while they read it the poller stores the batch before (in UID order)
+        # and fetches the next. A stop leaves recorded mail "new", which the next poll
+        # reads from disk.
+        waiting: tuple[_ReadAhead, int] | None = None   # recorded, being read, not stored
+        stopped = False
+        recorded = 0                                    # highest UID of a recorded batch
         for batch in _chunks(uids, mailbox.batch_size):
             to_fetch = list(batch)
             if rescan and state is not None:
                 to_fetch = _skip_known(session, box, batch, report, account=account, folder=folder)
-            # Every mail of the batch is kept and recorded first; reading then runs on all
-            # cores, and storing follows in UID order. A stop leaves recorded mail "new",
-            # which the next poll reads from disk.
             fresh: list[Message] = []
             # Each body goes to the raw store as it streams in (no whole mail in memory).
-            for uid, kept in box.fetch_to_disk(to_fetch, settings.data_dir):
+            fetched = box.fetch_to_disk(to_fetch, settings.data_dir)
+            for message, is_new in _record_all(session, fetched, now=now, account=account,
+                                               folder=folder, uidvalidity=box.uidvalidity):
                 report.fetched += 1
-                message, is_new = _record(session, kept, now=now, account=account,
-                                          folder=folder, uidvalidity=box.uidvalidity, uid=uid)
                 if is_new:
                     report.new += 1
                     fresh.append(message)
                 else:
                     report.duplicates += 1
-            last_done = max(batch)
-            _read_and_store(session, context, readers, fresh, now=now, report=report,
-                            should_stop=should_stop)
-            repo.save_folder_state(session=session, account=account, folder=folder,
-                                   uidvalidity=box.uidvalidity, last_uid=last_done)
-            session.commit()
-            crashpoint("batch-saved")
-            if progress:
-                progress(sum(1 for u in uids if u <= last_done), len(uids))
+            recorded = max(batch)
+            reading = _ReadAhead(readers, fresh, mailbox.batch_size)
+            if waiting is not None:
+                stopped = _store_batch(session, context, waiting[0], now=now,
+                                       report=report, should_stop=should_stop)
+                if stopped:
+                    break
+                _batch_saved(session, account, folder, box.uidvalidity, waiting[1], uids,
+                             progress)
+                # A backlog's receipts go out batch by batch, while the workers read the
+                # next one, not all after the last; after a failure, only at the end.
+                if not report.delivery.errors:
+                    deliver(settings, engine=engine, now=now, report=report)
+            waiting = (reading, max(batch))
             if should_stop():
+                stopped = True
                 break
+        if waiting is not None:
+            if not stopped:
+                _store_batch(session, context, waiting[0], now=now, report=report,
+                             should_stop=should_stop)
+            # Stopped or not, every mail up to here is recorded: stored, or waiting as "new"
+            # for the next poll to read from disk.
+            _batch_saved(session, account, folder, box.uidvalidity, recorded, uids, progress)
         _mark_handled(session, box, mailbox, account=account, folder=folder)
+
+
+def _batch_saved(session: Session, account: str, folder: str, uidvalidity: int,
+                 last_done: int, uids: Sequence[int], progress: Progress | None) -> None:
+    repo.save_folder_state(session=session, account=account, folder=folder,
+                           uidvalidity=uidvalidity, last_uid=last_done)
+    session.commit()
+    crashpoint("batch-saved")
+    if progress:
+        progress(sum(1 for u in uids if u <= last_done), len(uids))
 
 
 def _skip_known(session: Session, box: Mailbox, batch: Sequence[int], report: PollReport, *,
@@ -230,9 +273,27 @@ def _skip_known(session: Session, box: Mailbox, batch: Sequence[int], report: Po
     return to_fetch
 
 
+def _record_all(session: Session, fetched: Sequence[tuple[int, KeptRaw]], *, now: datetime,
+                account: str, folder: str, uidvalidity: int) -> list[tuple[Message, bool]]:
+    """Record a fetched batch (kept on disk) in one transaction, before any of it is read.
+    If another worker recorded one of these meanwhile (the unique key says so), the batch
+    is recorded again one by one, each with its own commit, which sorts out whose each is."""
+    try:
+        recorded = [_record(session, kept, now=now, account=account, folder=folder,
+                            uidvalidity=uidvalidity, uid=uid, commit=False)
+                    for uid, kept in fetched]
+        session.commit()
+        return recorded
+    except IntegrityError:
+        session.rollback()
+    return [_record(session, kept, now=now, account=account, folder=folder,
+                    uidvalidity=uidvalidity, uid=uid) for uid, kept in fetched]
+
+
 def _record(session: Session, kept: KeptRaw, *, now: datetime, account: str, folder: str,
-            uidvalidity: int, uid: int) -> tuple[Message, bool]:
-    """Record the message kept on disk (once per key). Committed on return."""
+            uidvalidity: int, uid: int, commit: bool = True) -> tuple[Message, bool]:
+    """Record the message kept on disk (once per key). Committed on return, unless the
+    caller commits (then a unique-key clash is the caller's to handle)."""
     crashpoint("raw-kept")
     path, sha = kept.path, kept.sha256
     key, message_id = _message_key(path, sha)
@@ -246,9 +307,12 @@ def _record(session: Session, kept: KeptRaw, *, now: datetime, account: str, fol
             session.flush()
         repo.add_copy(session=session, message=message, account=account, folder=folder,
                       uidvalidity=uidvalidity, uid=uid)
-        session.commit()
+        if commit:
+            session.commit()
         crashpoint("recorded")
     except IntegrityError:
+        if not commit:
+            raise
         # Another worker recorded it between our look and our insert: theirs to process.
         session.rollback()
         message, fresh = repo.message_by_key(session=session, key=key), False
@@ -286,22 +350,59 @@ def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: P
                         should_stop=should_stop)
 
 
-def _read_and_store(session: Session, context: StoreContext, readers: Readers,
-                    messages: Sequence[Message], *, now: datetime, report: PollReport,
-                    should_stop: Stop = _never, progress: Progress | None = None,
-                    pending_only: bool = True) -> None:
+class _ReadAhead:
+    """Messages in reading groups, each group's reading started one group ahead: the
+    workers read the next group while the poller stores this one. Only one group beyond
+    the one being stored is ever in flight (a long backlog's results are not piled up)."""
+
+    def __init__(self, readers: Readers, messages: Sequence[Message], count: int) -> None:
+        self._readers = readers
+        self._groups = _reading_groups(messages, count)
+        self._next = self._start(next(self._groups, None))
+
+    def _start(self, group: list[Message] | None
+               ) -> tuple[list[Message], Iterator[Parsed | Exception]] | None:
+        if group is None:
+            return None
+        # Readers open the kept files themselves: the poller never holds the raw mail.
+        return group, self._readers.read_all([Path(m.raw_path) for m in group])
+
+    def __iter__(self) -> Iterator[tuple[list[Message], Iterator[Parsed | Exception]]]:
+        while self._next is not None:
+            current = self._next
+            self._next = self._start(next(self._groups, None))
+            yield current
+
+
+def _store_batch(session: Session, context: StoreContext, reading: _ReadAhead, *,
+                 now: datetime, report: PollReport, should_stop: Stop = _never,
+                 progress: Progress | None = None, pending_only: bool = True,
+                 total: int = 0) -> bool:
+    """Store what `reading` reads, in order, one transaction per group. True if told to
+    stop (what was stored is committed; the rest stays "new")."""
     done = 0
-    for group in _reading_groups(messages, context.settings.mailbox.batch_size):
-        # One group's raw mail at a time (READ_BUDGET), never a whole backlog's.
-        results = readers.read_all([read_raw(m.raw_path) for m in group])
+    for group, results in reading:
         for message, parsed in zip(group, results, strict=True):
             _store_safely(session, context, message, parsed, now=now, report=report,
                           pending_only=pending_only)
             done += 1
             if progress:
-                progress(done, len(messages))
+                progress(done, total)
             if should_stop():
-                return
+                session.commit()
+                return True
+        session.commit()
+    return False
+
+
+def _read_and_store(session: Session, context: StoreContext, readers: Readers,
+                    messages: Sequence[Message], *, now: datetime, report: PollReport,
+                    should_stop: Stop = _never, progress: Progress | None = None,
+                    pending_only: bool = True) -> None:
+    _store_batch(session, context, _ReadAhead(readers, messages,
+                                              context.settings.mailbox.batch_size),
+                 now=now, report=report, should_stop=should_stop, progress=progress,
+                 pending_only=pending_only, total=len(messages))
 
 
 def _store_safely(session: Session, context: StoreContext, message: Message,
@@ -316,34 +417,36 @@ def _store_safely(session: Session, context: StoreContext, message: Message,
     message_db_id = message.id
     report.tried.add(message_db_id)  # type: ignore[arg-type]
     if pending_only and not repo.claim_pending(session=session, message_id=message_db_id):  # type: ignore[arg-type]
-        session.rollback()
         report.duplicates += 1
         logger.info("message.skipped id={} reason=stored by another worker", message_db_id)
         return
+    # The caller commits a whole group at once; each message is its own savepoint, so a
+    # failing one is undone alone. In a poll the claim above has already written in this
+    # transaction (the SQLite driver begins one only at a write), so the savepoint nests
+    # inside it rather than becoming the transaction itself.
+    savepoint = session.begin_nested()
     try:
         if isinstance(parsed, Exception):
             raise parsed
         store_message(session, context, message, parsed, now=now)
-        session.commit()
-        crashpoint("processed")
-        report.processed += 1
-        report.receipts += message.outcome == "receipt"
-        logger.info("message.processed id={} key={} outcome={}", message_db_id, message.key,
-                    message.outcome)
+        savepoint.commit()
     except Exception as exc:  # the boundary: any bug in one mail must not stop the others
-        session.rollback()
-        if pending_only and not repo.claim_pending(session=session, message_id=message_db_id):  # type: ignore[arg-type]
-            session.rollback()  # stored by another worker meanwhile: theirs stands
-            return
+        savepoint.rollback()   # also after a failed flush, which leaves it inactive
         failed = session.get(Message, message_db_id)
         assert failed is not None
         failed.attempts += 1
         repo.record_failure(session=session, message=failed,
                             error=f"{type(exc).__name__}: {exc}", when=now)
-        session.commit()
+        session.flush()
         report.failed += 1
         report.errors.append(f"{failed.key}: {exc}")
         logger.opt(exception=exc).error("message.failed id={} key={}", message_db_id, failed.key)
+        return
+    crashpoint("processed")
+    report.processed += 1
+    report.receipts += message.outcome == "receipt"
+    logger.info("message.processed id={} key={} outcome={}", message_db_id, message.key,
+                message.outcome)
 
 
 def reprocess(settings: Settings, *, engine: Engine, now: datetime,

@@ -25,6 +25,7 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
 from loguru import logger
 
@@ -34,7 +35,15 @@ from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
 from parsers.forms import EMPTY_FORM, NO_UNIT, FormData, FormRow, Problem, read_forms
 from parsers.limits import MB, Budget, Meter, NeedsIsolation, ReadLimits, megabytes
 from parsers.links import large_attachment_links
-from parsers.mail import Envelope, header_envelope, parse_mail, structure_problem
+from parsers.mail import (
+    Envelope,
+    header_envelope,
+    mail_problem,
+    open_mail,
+    parse_mail,
+    with_parts,
+)
+from parsers.mailparts import source_size
 
 from .config import LimitSettings
 
@@ -47,6 +56,9 @@ ISOLATE_UNPACKED = 4 * MB
 ISOLATE_ATTACHMENTS = 20
 # Address space of a worker: imports take ~0.5 GB, a 60 MB mail a few hundred MB more.
 WORKER_MEMORY = 3 * 1024 * MB
+
+# A kept mail's path (what the poller passes), or a mail's bytes (tests, tools).
+MailSource = bytes | Path
 
 MESSAGE_NAME = "（整封邮件）"
 BODY_NAME = "邮件正文"
@@ -91,11 +103,13 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
         if attachment.sha256 in seen:
             continue  # the same file attached twice is one file
         seen.add(attachment.sha256)
+        # Decoded here, once, and dropped before the next: one attachment in memory at a time.
+        data = attachment.data
         if attachment.content_type.startswith("image/") and len(envelope.attachments) > 1 \
-                and sniff(attachment.data) == "image":
+                and sniff(data) == "image":
             continue  # a logo in a signature is not a submission
         try:
-            found = read_attachment(attachment.name, attachment.data, converter=converter,
+            found = read_attachment(attachment.name, data, converter=converter,
                                     limits=limits,
                                     budget=Budget(limits.max_unpacked_bytes, meter))
         except NeedsIsolation:
@@ -105,8 +119,9 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
             found = [FileResult(attachment.name, "unknown",
                                 problem=f"读取时出错（{type(exc).__name__}），工作人员会人工查看")]
         for result in found:
-            result.sha256, result.size = attachment.sha256, len(attachment.data)
+            result.sha256, result.size = attachment.sha256, attachment.size
         results += found
+        del data   # before the next attachment is decoded
     return results
 
 
@@ -168,27 +183,33 @@ def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]
     return merged
 
 
-def read_message(raw: bytes, converter: LegacyConverter | None = None,
+def read_message(source: MailSource, converter: LegacyConverter | None = None,
                  limits: ReadLimits | None = None, *, cheap: bool = False) -> Parsed:
-    """Everything one mail carries. With `cheap`, raises NeedsIsolation as soon as the
-    mail proves more work than an ordinary form mail (the caller reads it in a worker)."""
+    """Everything one mail carries, from its kept file (or its bytes). With `cheap`, raises
+    NeedsIsolation as soon as the mail proves more work than an ordinary form mail (the
+    caller reads it in a worker).
+
+    The mail is read part by part (parsers/mailparts.py): mail-parser sees it without its
+    larger attachments, and each of those is decoded from the raw mail when it is read,
+    so a 20 MB attachment is in memory once, not the whole mail several times over."""
     limits = limits or ReadLimits()
-    problem = structure_problem(raw, limits)
-    # parse_mail is called with the raw bytes only (tests replace it by a one-argument
-    # stand-in); the configured limits were applied just above.
-    envelope = header_envelope(raw, problem) if problem else parse_mail(raw)
+    mail = open_mail(source, limits)
+    problem = mail_problem(mail, limits)
+    # parse_mail is called with the (stripped) raw bytes only (tests replace it by a
+    # one-argument stand-in); the configured limits were applied just above.
+    envelope = header_envelope(mail.raw, problem) if problem else \
+        with_parts(parse_mail(mail.raw), mail)
     if cheap and len(envelope.attachments) > ISOLATE_ATTACHMENTS:
         raise NeedsIsolation
     meter = Meter(ISOLATE_UNPACKED) if cheap else None
     files = [FileResult(MESSAGE_NAME, "message", problem=p) for p in envelope.problems]
     for attachment in envelope.attachments:
-        if len(attachment.data) > limits.max_attachment_bytes:
+        if attachment.size > limits.max_attachment_bytes:
             files.append(FileResult(
-                attachment.name, "unknown", sha256=attachment.sha256, size=len(attachment.data),
-                problem=f"附件过大（{megabytes(len(attachment.data))}，上限 "
+                attachment.name, "unknown", sha256=attachment.sha256, size=attachment.size,
+                problem=f"附件过大（{megabytes(attachment.size)}，上限 "
                         f"{megabytes(limits.max_attachment_bytes)}），未读取；请只发送填好的表格"))
-    small = tuple(a for a in envelope.attachments
-                  if len(a.data) <= limits.max_attachment_bytes)
+    small = tuple(a for a in envelope.attachments if a.size <= limits.max_attachment_bytes)
     files += _read_attachments(dataclasses.replace(envelope, attachments=small), converter,
                                limits, meter)
     if not any(f.forms for f in files):
@@ -198,11 +219,18 @@ def read_message(raw: bytes, converter: LegacyConverter | None = None,
     return Parsed(
         envelope=dataclasses.replace(envelope, attachments=()),
         # A mail that was not opened still came with something: answer it.
-        attachment_count=len(envelope.attachments) or len(envelope.problems),
+        attachment_count=sum(not a.inline for a in envelope.attachments) or len(envelope.problems),
         files=files,
         forms=merge_forms(files),
         links=large_attachment_links(envelope.text + "\n" + envelope.html),
     )
+
+
+def _size(source: MailSource) -> int:
+    try:
+        return source_size(source)
+    except OSError:
+        return 0  # a kept file gone missing: reading it says so, for this mail alone
 
 
 def _start_worker(memory: int) -> None:
@@ -222,13 +250,20 @@ def _start_worker(memory: int) -> None:
         pass
 
 
-def _read_in_worker(raw: bytes, limits: ReadLimits) -> Parsed:
+def _warm() -> None:
+    # What reading a form mail imports (parsers/tables.py defers these for the CLI's sake).
+    import docx  # noqa: F401
+    import openpyxl  # noqa: F401
+
+
+def _read_in_worker(source: MailSource, limits: ReadLimits) -> Parsed:
     # No LibreOffice in the workers: a legacy file comes back marked, and the main
-    # process reads that mail again with its one warm converter.
-    return read_message(raw, converter=None, limits=limits)
+    # process reads that mail again with its one warm converter. A kept mail comes as its
+    # path: the worker reads the file itself, so the poller never holds or pickles it.
+    return read_message(source, converter=None, limits=limits)
 
 
-Worker = Callable[[bytes, ReadLimits], Parsed]
+Worker = Callable[[MailSource, ReadLimits], Parsed]
 
 
 class Readers:
@@ -244,37 +279,57 @@ class Readers:
         self._pool: ProcessPoolExecutor | None = None
         self._generation = 0     # bumped whenever the pool is killed
 
-    def read_all(self, raws: Sequence[bytes]) -> Iterator[Future[Parsed] | Parsed | Exception]:
-        """One result per raw mail, in order: parsed, or the exception reading it raised."""
-        parallel = len(raws) >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2
+    def warm_up(self) -> None:
+        """Start the workers now (a backlog is coming): each imports its Office readers
+        while the poller is still fetching and recording the first batch, instead of
+        after it, with the poller waiting."""
+        try:
+            pool = self._start()
+            for _ in range(os.cpu_count() or 1):
+                pool.submit(_warm)
+        except Exception as exc:  # no worker now: the first read will say so, per mail
+            logger.warning("read.warm_up_failed error={}", exc)
+
+    def read_all(self, sources: Sequence[MailSource]) -> Iterator[Parsed | Exception]:
+        """One result per mail, in order: parsed, or the exception reading it raised.
+        A kept mail is passed by its path: whoever reads it opens the file itself.
+        Workers start on the mail at once (before the results are asked for), so a caller
+        can start the next group while it stores this one."""
+        parallel = len(sources) >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2
+        sizes = [_size(source) for source in sources]
         futures: dict[int, tuple[Future[Parsed], int]] = {}
-        for index, raw in enumerate(raws):
-            big = ISOLATE_RAW < len(raw) <= self.limits.max_message_bytes
+        for index, source in enumerate(sources):
+            big = ISOLATE_RAW < sizes[index] <= self.limits.max_message_bytes
             if parallel or big:
-                futures[index] = self._submit(raw)
-        for index, raw in enumerate(raws):
+                futures[index] = self._submit(source)
+        return self._results(sources, sizes, futures)
+
+    def _results(self, sources: Sequence[MailSource], sizes: list[int],
+                 futures: dict[int, tuple[Future[Parsed], int]]
+                 ) -> Iterator[Parsed | Exception]:
+        for index, source in enumerate(sources):
             if index not in futures:
-                result = self._read_here(raw, cheap=True)
+                result = self._read_here(source, cheap=True)
                 if not isinstance(result, NeedsIsolation):
                     yield result
                     continue
-                logger.info("read.isolated size={}", len(raw))
-                futures[index] = self._submit(raw)
-            yield self._wait(raw, futures, index)
+                logger.info("read.isolated size={}", sizes[index])
+                futures[index] = self._submit(source)
+            yield self._wait(source, sizes[index], futures, index)
 
-    def _read_here(self, raw: bytes, *, cheap: bool = False) -> Parsed | Exception:
+    def _read_here(self, source: MailSource, *, cheap: bool = False) -> Parsed | Exception:
         try:
-            return read_message(raw, self.converter, self.limits, cheap=cheap)
+            return read_message(source, self.converter, self.limits, cheap=cheap)
         except Exception as exc:  # NeedsIsolation included: the caller decides
             return exc
 
-    def _submit(self, raw: bytes) -> tuple[Future[Parsed], int]:
+    def _submit(self, source: MailSource) -> tuple[Future[Parsed], int]:
         try:
             try:
-                return self._start().submit(self._worker, raw, self.limits), self._generation
+                return self._start().submit(self._worker, source, self.limits), self._generation
             except BrokenProcessPool:  # a worker died since: a fresh pool for this mail
                 self._kill()
-                return self._start().submit(self._worker, raw, self.limits), self._generation
+                return self._start().submit(self._worker, source, self.limits), self._generation
         except Exception as exc:  # no process could be started: this mail fails, recorded
             logger.error("read.pool_unavailable error={}", exc)
             failed: Future[Parsed] = Future()
@@ -282,8 +337,8 @@ class Readers:
                                             "下次轮询会再试"))
             return failed, self._generation
 
-    def _wait(self, raw: bytes, futures: dict[int, tuple[Future[Parsed], int]],
-              index: int) -> Parsed | Exception:
+    def _wait(self, source: MailSource, size: int,
+              futures: dict[int, tuple[Future[Parsed], int]], index: int) -> Parsed | Exception:
         seconds = self.limits.parse_seconds
         while True:
             future, generation = futures[index]
@@ -291,21 +346,21 @@ class Readers:
             try:
                 parsed = future.result(timeout=seconds)
             except FutureTimeout:
-                logger.error("read.timeout seconds={} size={}", seconds, len(raw))
+                logger.error("read.timeout seconds={} size={}", seconds, size)
                 self._kill()
                 return ParseError(TIMED_OUT.format(seconds=seconds))
             except (BrokenProcessPool, CancelledError):
                 if generation != self._generation:
-                    futures[index] = self._submit(raw)  # lost with a pool killed for another
+                    futures[index] = self._submit(source)  # lost with a pool killed for another
                     continue
-                logger.error("read.worker_died size={} after={:.1f}s", len(raw),
+                logger.error("read.worker_died size={} after={:.1f}s", size,
                              time.monotonic() - started)
                 self._kill()
                 return ParseError(WORKER_DIED)
             except Exception as exc:  # reported per mail by the caller's boundary
                 return exc
             if parsed.needs_conversion:
-                return self._read_here(raw)
+                return self._read_here(source)
             return parsed
 
     def _start(self) -> ProcessPoolExecutor:

@@ -4,6 +4,11 @@ mail-parser does the MIME walk; this module adds what units' mail clients
 need on top: attachment names in every encoding they send (RFC 2231, RFC 2047
 inside quotes as QQ/Foxmail do, raw GBK bytes), gb2312/gbk read as gb18030,
 and a forwarded message's files counted once.
+
+mail-parser is given the mail without its larger attachments (parsers/mailparts.py
+leaves them in the raw mail, each replaced by a marker): it holds every payload several
+times over, which for a 20 MB attachment is ~200 MB. Each marker comes back as an
+`Attachment` whose bytes are decoded from the raw mail when read.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import email
 import email.utils
 import hashlib
@@ -25,6 +31,15 @@ import mailparser
 
 from .errors import ParseError
 from .limits import HARD_MAX_PARTS, MAX_NESTING, ReadLimits, megabytes
+from .mailparts import (
+    EncodedPart,
+    Source,
+    SplitRaw,
+    StrippedMail,
+    read_header_block,
+    source_size,
+    strip_parts,
+)
 from .names import UNNAMED, one_line, safe_name
 
 # Labels Chinese clients put on GBK text; gb18030 is their superset and never fails on them.
@@ -130,13 +145,31 @@ def part_filename(part: Message) -> str | None:
 
 @dataclass(frozen=True)
 class Attachment:
+    """One attached file. A large one stays in the raw mail (`EncodedPart`) and is decoded
+    each time `data` is asked for: take it once, when the file is read."""
+
     name: str
-    data: bytes
+    payload: bytes | EncodedPart
     content_type: str
+    # A picture the HTML body shows (`cid:`), like a newsletter's logo or a signature:
+    # part of the text, not a file somebody attached.
+    inline: bool = False
+
+    @property
+    def data(self) -> bytes:
+        payload = self.payload
+        return payload if isinstance(payload, bytes) else payload.decode()
+
+    @property
+    def size(self) -> int:
+        payload = self.payload
+        return len(payload) if isinstance(payload, bytes) else payload.size
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+        payload = self.payload
+        return hashlib.sha256(payload).hexdigest() if isinstance(payload, bytes) \
+            else payload.sha256
 
 
 @dataclass(frozen=True)
@@ -277,38 +310,77 @@ def _decode_base64(payload: str) -> bytes:
     return base64.b64decode(clean + "=" * (-len(clean) % 4))
 
 
+def open_mail(source: Source, limits: ReadLimits) -> StrippedMail:
+    """A kept mail (its file, or its bytes) ready to parse: larger attachments left where
+    they are (parsers/mailparts.py). A mail over the size limit is not even read: its
+    header block is all that is needed to tell its sender."""
+    size = source_size(source)
+    if size > limits.max_message_bytes:
+        return StrippedMail(read_header_block(source), size)
+    return strip_parts(source)
+
+
+def mail_problem(mail: StrippedMail, limits: ReadLimits) -> str | None:
+    """`structure_problem` for an opened mail: its real size, the structure left in it."""
+    if mail.size > limits.max_message_bytes:
+        return TOO_LARGE.format(size=megabytes(mail.size),
+                                limit=megabytes(limits.max_message_bytes))
+    return structure_problem(mail.raw, dataclasses.replace(limits, max_message_bytes=len(mail.raw)))
+
+
+def with_parts(envelope: Envelope, mail: StrippedMail) -> Envelope:
+    """The envelope parsed from `mail.raw` with each marker back as the file it stands for."""
+    if not mail.parts:
+        return envelope
+    attachments = []
+    for attachment in envelope.attachments:
+        payload = attachment.payload
+        part = mail.part_for(payload) if isinstance(payload, bytes) else None
+        attachments.append(attachment if part is None
+                           else dataclasses.replace(attachment, payload=part))
+    return dataclasses.replace(envelope, attachments=tuple(attachments))
+
+
 def parse_mail(raw: bytes, limits: ReadLimits | None = None) -> Envelope:
     """Parse one message; raises ParseError only when nothing at all can be read.
 
     A mail too large, with too many parts, nested too deep or too broken to walk
     comes back as its headers with `problems` saying why (so its sender can be told).
     `limits` defaults to hard ceilings only; formbot/reading.py applies the configured
-    ones before calling this.
+    ones before calling this. Larger attachments are decoded when their `data` is read.
     """
     try:
-        problem = structure_problem(
-            raw, limits or ReadLimits(max_message_bytes=len(raw), max_parts=HARD_MAX_PARTS))
+        limits = limits or ReadLimits(max_message_bytes=len(raw), max_parts=HARD_MAX_PARTS)
+        # formbot/reading.py hands over a mail it has split already (its markers resolved
+        # there); anything else is split here.
+        mail = StrippedMail(raw, len(raw)) if isinstance(raw, SplitRaw) else open_mail(raw, limits)
+        problem = mail_problem(mail, limits)
         if problem:
-            return _envelope(_headers_only(raw), problems=(problem,))
-        try:
-            message = email.message_from_bytes(raw)
-            problem = _nesting_problem(message, HARD_MAX_PARTS)
-        except RecursionError:
-            problem = TOO_DEEP
-        if problem:
-            return _envelope(_headers_only(raw), problems=(problem,))
-        try:
-            parsed = mailparser.MailParser(message)
-            return _full_envelope(message, parsed)
-        except RecursionError:
-            return _envelope(_headers_only(raw), problems=(TOO_DEEP,))
-        except Exception as exc:  # mail-parser on a mail it does not understand
-            what = type(exc).__name__
-            return _envelope(_headers_only(raw), problems=(UNREADABLE.format(what=what),))
+            return _envelope(_headers_only(mail.raw), problems=(problem,))
+        return with_parts(_parse_whole(mail.raw), mail)
     except ParseError:
         raise
     except Exception as exc:  # even the headers could not be read
         raise ParseError(f"邮件无法解析：{type(exc).__name__}") from exc
+
+
+def _parse_whole(raw: bytes) -> Envelope:
+    """The email package and mail-parser on a mail already checked for size and parts."""
+    try:
+        message = email.message_from_bytes(raw)
+        problem = _nesting_problem(message, HARD_MAX_PARTS)
+    except RecursionError:
+        problem = TOO_DEEP
+    if problem:
+        return _envelope(_headers_only(raw), problems=(problem,))
+    try:
+        parsed = mailparser.MailParser(message)
+        return _full_envelope(message, parsed)
+    except RecursionError:
+        return _envelope(_headers_only(raw), problems=(TOO_DEEP,))
+    except Exception as exc:  # mail-parser on a mail it does not understand
+        what = type(exc).__name__
+        return _envelope(_headers_only(raw), problems=(UNREADABLE.format(what=what),))
 
 
 def _full_envelope(message: Message, parsed: mailparser.MailParser) -> Envelope:
@@ -316,6 +388,7 @@ def _full_envelope(message: Message, parsed: mailparser.MailParser) -> Envelope:
     # loses raw-GBK names, so look each one's name up by its bytes.
     # Identical bytes attached twice under two names keep both names, in order.
     names: dict[str, list[str]] = {}
+    content_ids: dict[str, str] = {}
     for part in message.walk():
         if part.is_multipart():
             continue
@@ -323,6 +396,12 @@ def _full_envelope(message: Message, parsed: mailparser.MailParser) -> Envelope:
         payload = part.get_payload(decode=True)
         if name and isinstance(payload, bytes):
             names.setdefault(hashlib.sha256(payload).hexdigest(), []).append(name)
+        content_id = str(part.get("Content-ID") or "").strip().strip("<>")
+        if content_id and isinstance(payload, bytes):
+            content_ids[hashlib.sha256(payload).hexdigest()] = content_id
+    plain, html_parts = _bodies(message)
+    html = "\n".join(html_parts)
+    shown = {digest for digest, cid in content_ids.items() if f"cid:{cid}" in html}
 
     all_names = {name for found in names.values() for name in found}
     attachments: list[Attachment] = []
@@ -342,10 +421,9 @@ def _full_envelope(message: Message, parsed: mailparser.MailParser) -> Envelope:
             # For a nameless part mail-parser invents a random `filename`; a name must
             # come out the same when the mail is parsed again.
             name = UNNAMED
-        attachments.append(Attachment(name=safe_name(name), data=data,
-                                      content_type=one_line(content_type)))
-    plain, html_parts = _bodies(message)
-    html = "\n".join(html_parts)
+        attachments.append(Attachment(name=safe_name(name), payload=data,
+                                      content_type=one_line(content_type),
+                                      inline=digest in shown))
     text = "\n".join(plain) or _strip_html(html)
     return _envelope(message, text=text, html=html, attachments=tuple(attachments))
 
