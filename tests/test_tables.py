@@ -118,3 +118,23 @@ def test_xlsx_and_the_same_workbook_as_xls_keep_month_and_year_cells(tmp_path: P
                     "--convert-to", "xls", "--outdir", str(tmp_path), str(source)],
                    check=True, capture_output=True, timeout=120)
     assert xls_lines((tmp_path / "month.xls").read_bytes())[1].cells == expected
+
+
+def test_the_main_part_is_found_through_the_package_relationships() -> None:
+    """Some writers name the main part otherwise than word/document.xml."""
+    import zipfile
+
+    document = docx.Document()
+    document.add_paragraph("填报单位：殷行街道总工会")
+    source = zipfile.ZipFile(io.BytesIO(saved(document)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as moved:
+        for item in source.infolist():
+            data = source.read(item)
+            name = item.filename
+            if name == "word/document.xml":
+                name = "word/document2.xml"
+            elif name in ("_rels/.rels", "[Content_Types].xml"):
+                data = data.replace(b"word/document.xml", b"word/document2.xml")
+            moved.writestr(name, data)
+    assert texts(out.getvalue()) == [("填报单位：殷行街道总工会",)]
