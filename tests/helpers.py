@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from formbot import pipeline
 from formbot.config import Settings, load_settings
-from formbot.samples import FormFill
+from formbot.samples import FormFill, activity_docx, build_mail
 from store.db import open_database
 
 # Set to a PostgreSQL URL (`postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot`, as
@@ -51,6 +51,18 @@ VOLUNTEER = FormFill(
            "服务老人500人次"],
           ["定海法律服务队", "李四（工会主席）", "约15人", "2017-05-20", "法律咨询", ""]],
 )
+
+
+# Three registered senders in turn, for backlogs (crash, scale-out, batching tests).
+SENDERS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
+
+
+def numbered_mail(n: int, tag: str, to: str = BOT) -> bytes:
+    """Mail number `n` of a backlog: one activity row, sender n % 3, Message-ID by tag."""
+    fill = FormFill("定海路街道总工会", [[f"活动{n}", "讲座", "6月", "x", str(n)]])
+    return build_mail(from_addr=SENDERS[n % 3], to_addr=to, subject=f"申报{n}", body="",
+                      attachments=[("a.docx", activity_docx(fill))],
+                      message_id=f"<{tag}-{n}@example.cn>")
 
 
 def write_config(tmp: Path, imap: Any, smtp: Any, **overrides: Any) -> Path:

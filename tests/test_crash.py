@@ -19,19 +19,9 @@ import pytest
 from sqlmodel import Session, func, select
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
-from formbot.samples import FormFill, activity_docx, build_mail
 from store.models import ActivityRow, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
-from tests.helpers import BOT, Bot, parse_sent, write_config
-
-SENDERS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
-
-
-def mail(n: int) -> bytes:
-    fill = FormFill("定海路街道总工会", [[f"活动{n}", "讲座", "6月", "x", str(n)]])
-    return build_mail(from_addr=SENDERS[n % 3], to_addr=BOT, subject=f"申报{n}", body="",
-                      attachments=[("a.docx", activity_docx(fill))],
-                      message_id=f"<crash-{n}@example.cn>")
+from tests.helpers import BOT, Bot, numbered_mail, parse_sent, write_config
 
 
 def run_until_killed(command: list[str], env: dict[str, str], crash_at: int,
@@ -59,7 +49,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
         config = write_config(tmp_path, imap, smtp,
                               limits={"receipts_per_sender_per_day": 1000})
         for n in range(messages):
-            imap.append(mail(n))
+            imap.append(numbered_mail(n, "crash"))
         formbot = str(Path(sys.executable).with_name("formbot"))
         env = {**os.environ, "FORMBOT_IMAP_PASSWORD": PASSWORD,
                "FORMBOT_SMTP_PASSWORD": PASSWORD, "FORMBOT_CRASH_LOG": str(crash_log)}

@@ -12,19 +12,9 @@ from sqlmodel import Session, func, select
 
 from formbot import pipeline
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
-from formbot.samples import FormFill, activity_docx, build_mail
 from store.models import ActivityRow, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
-from tests.helpers import BOT, NOW, Bot, write_config
-
-SENDERS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
-
-
-def _mail(n: int) -> bytes:
-    fill = FormFill("定海路街道总工会", [[f"活动{n}", "讲座", "6月", "内容", str(n)]])
-    return build_mail(from_addr=SENDERS[n % 3], to_addr=BOT, subject=f"申报{n}", body="",
-                      attachments=[("申报表.docx", activity_docx(fill))],
-                      message_id=f"<backlog-{n}@example.cn>")
+from tests.helpers import BOT, NOW, SENDERS, Bot, numbered_mail, write_config
 
 
 @pytest.fixture
@@ -33,7 +23,7 @@ def backlog(tmp_path: Path) -> tuple[Bot, EmbeddedSMTP, int]:
     with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
             EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
         for n in range(count):
-            imap.append(_mail(n))
+            imap.append(numbered_mail(n, "backlog"))
         bot = Bot.at(write_config(tmp_path, imap, smtp, mailbox__batch_size=5,
                                   limits={"receipts_per_sender_per_day": 1000}))
         yield bot, smtp, count
@@ -151,7 +141,7 @@ def test_a_batch_another_worker_recorded_meanwhile_is_recorded_one_by_one(
             EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
         bot = Bot.at(write_config(tmp_path, imap, smtp))
     kept = []
-    for uid, raw in enumerate([_mail(n) for n in range(3)], start=1):
+    for uid, raw in enumerate([numbered_mail(n, "backlog") for n in range(3)], start=1):
         path, sha = keep_raw(bot.settings.data_dir, raw)
         kept.append((uid, KeptRaw(path, sha, len(raw))))
     with Session(bot.engine) as other:   # another mailbox's poll got mail 1 first

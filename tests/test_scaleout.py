@@ -11,22 +11,11 @@ from pathlib import Path
 from sqlmodel import Session, func, select
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
-from formbot.samples import FormFill, activity_docx, build_mail
 from store.models import ActivityRow, FolderState, Lease, MailboxCopy, Message, Outgoing
 from tests.conftest import PASSWORD
-from tests.helpers import BOT, Bot, write_config
+from tests.helpers import BOT, Bot, numbered_mail, write_config
 
 SECOND = "second-box@126.com"
-SENDERS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
-
-
-def form_mail(n: int, to: str = BOT) -> bytes:
-    fill = FormFill("定海路街道总工会", [[f"活动{n}", "讲座", "6月", "x", str(n)]])
-    return build_mail(from_addr=SENDERS[n % 3], to_addr=to, subject=f"申报{n}", body="",
-                      attachments=[("a.docx", activity_docx(fill))],
-                      message_id=f"<scale{n}@example.cn>")
-
-
 def count(bot: Bot, table: type) -> int:
     with Session(bot.engine) as session:
         return session.exec(select(func.count()).select_from(table)).one()
@@ -39,9 +28,9 @@ def test_several_mailboxes_are_polled_into_one_store(tmp_path: Path) -> None:
         other = {"host": second.host, "port": second.port, "security": "plain",
                  "username": SECOND, "password_env": "FORMBOT_IMAP_PASSWORD"}
         bot = Bot.at(write_config(tmp_path, first, smtp, mailboxes=[other]))
-        top_first = max(first.append(form_mail(n)) for n in (1, 2))
-        second.append(form_mail(3, to=SECOND))
-        top_second = second.append(form_mail(1, to=SECOND))  # sent to both: one record
+        top_first = max(first.append(numbered_mail(n, "scale")) for n in (1, 2))
+        second.append(numbered_mail(3, "scale", to=SECOND))
+        top_second = second.append(numbered_mail(1, "scale", to=SECOND))  # sent to both: one record
         report = bot.poll()
         assert (report.new, report.duplicates, report.processed) == (3, 1, 3)
         assert count(bot, Message) == 3 and count(bot, ActivityRow) == 3
@@ -51,7 +40,7 @@ def test_several_mailboxes_are_polled_into_one_store(tmp_path: Path) -> None:
             copies = list(session.exec(select(MailboxCopy)))
         assert states == {f"{BOT}@{first.host}": top_first, f"{SECOND}@{second.host}": top_second}
         assert len(copies) == 4 and all(c.handled for c in copies)
-        second.append(form_mail(4, to=SECOND))
+        second.append(numbered_mail(4, "scale", to=SECOND))
         again = bot.poll()
         assert (again.new, again.fetched) == (1, 1)       # each mailbox from where it stopped
         assert len(smtp.wait_for(4)) == 4
@@ -91,7 +80,7 @@ def test_workers_racing_without_a_lease_store_each_mail_once(tmp_path: Path) -> 
         config = write_config(tmp_path, imap, smtp, mailbox__batch_size=5)
         Bot.at(config)                                  # the schema, before the race
         for n in range(24):
-            imap.append(form_mail(n))
+            imap.append(numbered_mail(n, "scale"))
         env = {**os.environ, "FORMBOT_IMAP_PASSWORD": PASSWORD,
                "FORMBOT_SMTP_PASSWORD": PASSWORD}
         racers = [subprocess.Popen([sys.executable, "-c", RACE, str(config)], env=env,
@@ -131,7 +120,7 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
                               database=f"sqlite:///{tmp_path / 'data' / 'old.db'}")
         old = Bot.at(config)
         for n in range(3):
-            imap.append(form_mail(n))
+            imap.append(numbered_mail(n, "scale"))
         old.poll()
         target = database_url(tmp_path / "moved")
         result = formbot("db", "copy", "--config", str(config), "--to", target)
@@ -146,8 +135,8 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
                 assert [r.model_dump() for r in before.exec(select(table))] == \
                        [r.model_dump() for r in after.exec(select(table))], table
             assert after.exec(select(func.count()).select_from(Lease)).one() == 0
-        imap.append(form_mail(3))
-        imap.append(form_mail(1))                     # seen before the move: a duplicate
+        imap.append(numbered_mail(3, "scale"))
+        imap.append(numbered_mail(1, "scale"))                     # seen before the move: a duplicate
         report = moved.poll()
         assert (report.new, report.duplicates, report.processed) == (1, 1, 1)
         assert count(moved, Message) == 4 and count(moved, Outgoing) == 4

@@ -27,7 +27,7 @@ from formbot.samples import (
     volunteer_xlsx,
 )
 from tests.fixtures.legacy import libreoffice_made
-from tests.fixtures.unseen import png_1x1, workbook_bytes
+from tests.fixtures.unseen import png_1x1
 from tests.fixtures.unseen2 import (
     DH,
     DH_UNIT,
@@ -47,6 +47,7 @@ from tests.fixtures.unseen2 import (
 )
 from tests.helpers import BOT
 from tests.test_cli import run
+from tests.test_registry_cli import registry_xlsx
 
 Servers = tuple[EmbeddedIMAP, EmbeddedSMTP]
 
@@ -495,15 +496,6 @@ def test_summary_sheet_lists_every_registered_unit(tmp_path: Path, servers: Serv
 # =========================================================================================
 # Unit registry
 # =========================================================================================
-
-def registry_xlsx(rows: list[list[str]]) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["单位名称", "别名", "邮箱"])
-    for row in rows:
-        sheet.append(row)
-    return workbook_bytes(book)
-
 
 def test_units_imported_from_xlsx_and_csv_are_matched_by_any_of_their_addresses(
         tmp_path: Path, servers: Servers) -> None:
