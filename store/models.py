@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, UniqueConstraint
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -50,8 +50,9 @@ class FolderState(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account: str
     folder: str
-    uidvalidity: int
-    last_uid: int = 0
+    # RFC 3501 UIDs and UIDVALIDITY are unsigned 32-bit: above PostgreSQL's INTEGER.
+    uidvalidity: int = Field(sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
 
 
 class Message(SQLModel, table=True):
@@ -87,8 +88,8 @@ class MailboxCopy(SQLModel, table=True):
     message_ref: int = Field(foreign_key="message.id", index=True)
     account: str
     folder: str
-    uidvalidity: int
-    uid: int
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
     handled: bool = False
 
 

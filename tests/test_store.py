@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from store import repo
 from store.db import HEAD, MIGRATIONS, current_revision, open_database
-from store.models import Unit
+from store.models import FolderState, MailboxCopy, Message, Unit
+from tests.helpers import database_url
+
+# RFC 3501: UIDVALIDITY and UID are unsigned 32-bit; servers use the top half too.
+TOP_UID = 2**32 - 1
 
 
 def test_new_database_is_private_in_wal_mode_and_stamped_at_head(tmp_path: Path) -> None:
@@ -52,3 +58,41 @@ def test_an_unstamped_database_from_an_older_release_is_upgraded_not_recreated(
     assert current_revision(engine) == HEAD
     with Session(engine) as session:
         assert [u.name for u in session.exec(select(Unit)).all()] == ["殷行街道总工会"]
+
+
+def _store_top_uids(engine: object) -> tuple[int, int]:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        repo.save_folder_state(session=session, account="a", folder="INBOX",
+                               uidvalidity=TOP_UID, last_uid=TOP_UID)
+        message = Message(key="<m@x>", sha256="0" * 64, raw_path="raw/m.eml", size=1,
+                          received_at=datetime(2018, 6, 1, tzinfo=UTC))
+        session.add(message)
+        session.flush()
+        session.add(MailboxCopy(message_ref=message.id, account="a", folder="INBOX",
+                                uidvalidity=TOP_UID, uid=TOP_UID))
+        session.commit()
+        state = session.exec(select(FolderState)).one()
+        copy = session.exec(select(MailboxCopy)).one()
+        return state.uidvalidity + state.last_uid, copy.uidvalidity + copy.uid
+
+
+def test_uids_and_uidvalidity_take_the_whole_unsigned_32_bit_range(tmp_path: Path) -> None:
+    # pymap's UIDVALIDITY passes 2**31 about half of the time; PostgreSQL's INTEGER refused it.
+    engine = open_database(database_url(tmp_path))
+    assert _store_top_uids(engine) == (2 * TOP_UID, 2 * TOP_UID)
+
+
+def test_a_database_from_revision_0001_is_upgraded_to_64_bit_uids(tmp_path: Path) -> None:
+    url = database_url(tmp_path)
+    engine = open_database(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # the columns as release 0001 made them
+            for table, column in [("folderstate", "uidvalidity"), ("folderstate", "last_uid"),
+                                  ("mailboxcopy", "uidvalidity"), ("mailboxcopy", "uid")]:
+                conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE INTEGER"))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    engine.dispose()
+    engine = open_database(url)
+    assert current_revision(engine) == HEAD
+    assert _store_top_uids(engine) == (2 * TOP_UID, 2 * TOP_UID)
