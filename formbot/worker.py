@@ -163,25 +163,22 @@ class Worker:
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _idle_session(self, box: Mailbox) -> None:
-        client = box.client
-        assert client is not None
         self.outages.ok("imap-idle")
         # Mail that came while no IDLE was listening (before the first, or during a
         # reconnect) sends no EXISTS: one poll once IDLE listens closes that gap, instead
         # of leaving such mail to the timed poll minutes later.
         arrived = True
         while not self.stopping.is_set():
-            client.idle()
+            box.idle_start()
             if arrived:
                 self._poll_now()
             started = datetime.now()
             arrived = False
             while not self.stopping.is_set() and datetime.now() - started < IDLE_RENEW:
-                responses = client.idle_check(timeout=1)
-                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                if box.idle_wait(timeout=1):
                     arrived = True
                     break
-            client.idle_done()
+            box.idle_done()
 
     def _poll_now(self) -> None:
         if self._scheduler is not None:

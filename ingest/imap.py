@@ -14,6 +14,7 @@ import contextlib
 import imaplib
 import itertools
 import re
+import select
 import socket
 import ssl
 from collections.abc import Sequence
@@ -231,6 +232,42 @@ class Mailbox:
         elif self._keywords_allowed:
             self._call(self.client.add_flags, list(uids), [HANDLED_KEYWORD])
 
+    # -- IDLE (RFC 2177) ---------------------------------------------------
+    def idle_start(self) -> None:
+        assert self.client is not None
+        self._call(self.client.idle)
+
+    def idle_done(self) -> None:
+        assert self.client is not None
+        self._call(self.client.idle_done)
+
+    def idle_wait(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds in IDLE for the server's news; True if mail arrived.
+
+        imapclient's idle_check reads from a non-blocking socket and aborts when TCP hands
+        over a line in two pieces (seen on loopback, and more likely over the internet).
+        Here only the wait is non-blocking: a line, once begun, is read whole, bounded by
+        the connection's timeout."""
+        assert self.client is not None
+        imap, sock = self.client._imap, self.client.socket()
+        try:
+            if not _buffered(imap, sock) and not select.select([sock], [], [], timeout)[0]:
+                return False
+            arrived = False
+            while True:
+                line = _readline(imap)
+                words = line.split(None, 3)
+                if len(words) >= 3 and words[2].upper() in (b"EXISTS", b"RECENT"):
+                    arrived = True
+                literal = _LITERAL.search(line)
+                if literal:  # a FETCH with a literal (a flag change may carry one): skip it
+                    imap.read(int(literal.group(1)))
+                    continue
+                if not _buffered(imap, sock):
+                    return arrived
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise MailboxError(f"邮箱服务器 {self.target.host} 出错：{_reason(exc)}") from None
+
     def _ensure_folder(self, folder: str) -> None:
         assert self.client is not None
         if not self._call(self.client.folder_exists, folder):
@@ -248,6 +285,19 @@ def _readline(imap: imaplib.IMAP4) -> bytes:
     if not line:
         raise imaplib.IMAP4.abort("连接被服务器关闭")
     return line
+
+
+def _buffered(imap: imaplib.IMAP4, sock: socket.socket) -> bool:
+    """Whether server bytes already wait in imaplib's reader or the TLS layer, where
+    select() cannot see them: a peek that would block answers no instead."""
+    previous = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return bool(imap.file.peek(1))
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return False
+    finally:
+        sock.settimeout(previous)
 
 
 def _untagged_to_disk(imap: imaplib.IMAP4, line: bytes,
