@@ -18,7 +18,7 @@ from parsers.forms import FormData
 from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify, unit_key
 from store import repo
-from store.models import AttachmentRecord, Message, Submission, Unit
+from store.models import Message, Submission, Unit
 
 from .config import Settings
 from .reading import Parsed
@@ -64,11 +64,11 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     message.sent_at = envelope.date
     message.auth_results = envelope.header("authentication-results") or None
 
-    for result in parsed.files:
-        session.add(AttachmentRecord(
-            message_ref=message.id, name=result.name[:500], sha256=result.sha256,
-            size=result.size, kind=result.kind,
-            forms=",".join(f.spec.key for f in result.forms), problem=result.problem))
+    repo.add_attachments(session=session, rows=[dict(
+        message_ref=message.id, name=result.name[:500], sha256=result.sha256,
+        size=result.size, kind=result.kind,
+        forms=",".join(f.spec.key for f in result.forms), problem=result.problem)
+        for result in parsed.files])
 
     unit_text = next((f.unit_text for f, _ in forms.values() if f.unit_text), None)
     # What the admin decided in the console (assigned to a unit, or dismissed) outlives a

@@ -14,18 +14,18 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 
 from loguru import logger
 from sqlalchemy import Engine, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from parsers.errors import FormbotError
 from store.crashpoints import crashpoint
 from store.leases import held
 from store.models import Outgoing
+from store.repo import dialect_insert
+
+from .compose import Composed
 
 DRAIN_LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 10
@@ -50,30 +50,22 @@ def enqueue(
     *,
     kind: str,
     dedup_key: str,
-    message: EmailMessage,
+    message: Composed,
     now: datetime,
     unit_id: int | None = None,
     message_ref: int | None = None,
 ) -> bool:
-    """Record a mail to send, in the caller's transaction; False if that key was recorded before."""
-    if session.exec(select(Outgoing.id).where(Outgoing.dedup_key == dedup_key)).first():
-        return False
-    recipients = [a.strip() for a in str(message["To"]).split(",") if a.strip()]
-    row = Outgoing(
+    """Record a mail to send, in the caller's transaction; False if that key was recorded before.
+
+    The unique key decides, not a look first: two workers racing both insert, one row
+    stays, and the loser's transaction goes on untouched (ON CONFLICT DO NOTHING)."""
+    table = Outgoing.__table__  # type: ignore[attr-defined]
+    statement = dialect_insert(session)(table).values(
         kind=kind, dedup_key=dedup_key, unit_id=unit_id, message_ref=message_ref,
-        recipients=recipients, subject=str(message["Subject"]),
-        # CRLF line ends: smtplib sends bytes as they are, and servers read lines by CRLF.
-        raw=message.as_bytes(policy=SMTP_POLICY),
-        created_at=now,
-    )
-    # The check above is a shortcut; the unique key is the guarantee when two
-    # workers race, and the savepoint keeps the caller's transaction intact.
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
+        recipients=message.recipients, subject=message.subject, raw=message.raw,
+        status="pending", attempts=0, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
+    return session.execute(statement).first() is not None
 
 
 @dataclass

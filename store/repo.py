@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from .models import (
     ROW_TABLES,
@@ -20,6 +21,11 @@ from .models import (
     Submission,
     Unit,
 )
+
+# Core table objects, for the statements the poller runs per message: the ORM's
+# per-statement work is most of their cost.
+SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
+MESSAGES = Message.__table__  # type: ignore[attr-defined]
 
 
 def all_units(*, session: Session, include_inactive: bool = False) -> list[Unit]:
@@ -35,15 +41,19 @@ def folder_state(*, session: Session, account: str, folder: str) -> FolderState 
     ).first()
 
 
+def dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    """The database's own INSERT, which has ON CONFLICT (SQLite and PostgreSQL alike)."""
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
 def save_folder_state(*, session: Session, account: str, folder: str, uidvalidity: int,
                       last_uid: int) -> None:
     # An upsert, not read-then-insert: two workers meeting a folder for the first time would
     # otherwise both insert and one would die on the unique key.
     values = {"account": account, "folder": folder, "uidvalidity": uidvalidity,
               "last_uid": last_uid}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(FolderState).values(**values)
+    statement = dialect_insert(session)(FolderState).values(**values)
     session.execute(statement.on_conflict_do_update(
         index_elements=["account", "folder"],
         set_={"uidvalidity": uidvalidity, "last_uid": last_uid}))
@@ -89,9 +99,9 @@ def claim_pending(*, session: Session, message_id: int) -> bool:
     (new or failed); False when another worker has stored it. A worker storing it at this
     very moment holds the lock: this waits, then sees its result (PostgreSQL re-checks
     the condition on the committed row; SQLite serialises writers anyway)."""
-    claimed = session.exec(update(Message).where(  # type: ignore[call-overload]
-        Message.id == message_id, col(Message.status).in_(["new", "failed"]),
-    ).values(attempts=Message.attempts))
+    claimed = session.execute(update(MESSAGES).where(
+        MESSAGES.c.id == message_id, MESSAGES.c.status.in_(["new", "failed"]),
+    ).values(attempts=MESSAGES.c.attempts))
     return bool(claimed.rowcount)
 
 
@@ -121,19 +131,34 @@ def message_ids_for(*, session: Session, keys: Sequence[str] | None) -> list[int
     return list(session.exec(statement))  # type: ignore[arg-type]
 
 
-def add_submission(*, session: Session, submission: Submission,
-                   rows: Sequence[dict[str, Any]]) -> Submission:
-    table = ROW_TABLES[submission.form]
-    session.add(submission)
-    session.flush()
+def add_attachments(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        # One executemany, not an ORM object per row: at a deadline's backlog this is a
-        # good part of the poller's time. The rows are built through the model so defaults
-        # and types are the model's.
-        built = [table(submission_id=submission.id, **row).model_dump(exclude={"id"})
-                 for row in rows]
-        session.execute(insert(table), built)
-    return submission
+        session.execute(insert(AttachmentRecord.__table__), list(rows))  # type: ignore[attr-defined]
+
+
+@cache
+def _row_defaults(table: type[SQLModel]) -> dict[str, Any]:
+    """A row table's column defaults, so rows go in as plain dicts with the model's
+    defaults (building a model object per row cost more than the INSERT)."""
+    return {name: field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+            for name, field in table.model_fields.items()
+            if name != "id" and not field.is_required()}
+
+
+def add_submission(*, session: Session, submission: Submission,
+                   rows: Sequence[dict[str, Any]]) -> int:
+    """Insert a submission and its rows (one executemany); returns the submission's id.
+    Core statements, not the ORM's unit of work: at a deadline's backlog this is a good
+    part of the poller's time."""
+    values = submission.model_dump(exclude={"id"})
+    submission_id = session.execute(
+        insert(SUBMISSIONS).values(values).returning(SUBMISSIONS.c.id)).scalar_one()
+    if rows:
+        table = ROW_TABLES[submission.form]
+        defaults = _row_defaults(table)
+        session.execute(insert(table.__table__),  # type: ignore[attr-defined]
+                        [{**defaults, **row, "submission_id": submission_id} for row in rows])
+    return submission_id
 
 
 def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
@@ -141,18 +166,18 @@ def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
     reprocessing or parallel parsing cannot let an older one win. A form sent with no row
     filled in (the blank template by mistake, or tables quoted from the notice) neither
     counts as submitted nor wipes the rows the unit sent before."""
-    subs = list(session.exec(select(Submission).where(
-        Submission.unit_id == unit_id, Submission.form == form)))
-    filled = [s for s in subs if s.row_count > 0]
+    ours = (SUBMISSIONS.c.unit_id == unit_id) & (SUBMISSIONS.c.form == form)
     # "Later" is the order the mail reached the mailbox (message ids are given in UID
     # order as mail is fetched), not its Date header: an office PC whose clock runs a
     # day slow must not let the original beat its correction.
-    latest = max(filled, key=lambda s: (s.message_ref, s.id or 0)) if filled else None
-    for sub in subs:
-        should = sub is latest
-        if sub.current != should:
-            sub.current = should
-            session.add(sub)
+    latest = (select(SUBMISSIONS.c.id).where(ours, SUBMISSIONS.c.row_count > 0)
+              .order_by(SUBMISSIONS.c.message_ref.desc(), SUBMISSIONS.c.id.desc())
+              .limit(1).scalar_subquery())
+    # One statement: each of the pair's submissions set to whether it is the latest,
+    # touching only those that change. (No filled one: `id = NULL` is NULL, so false.)
+    should = func.coalesce(SUBMISSIONS.c.id == latest, False)
+    session.execute(update(SUBMISSIONS).where(ours, SUBMISSIONS.c.current != should)
+                    .values(current=should))
 
 
 def current_forms(*, session: Session, unit_id: int) -> set[str]:
