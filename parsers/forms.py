@@ -360,6 +360,14 @@ def _read_value(spec_field: FieldSpec, text: str, row: FormRow,
     def problem(message: str) -> None:
         row.problems.append(Problem(message, row=row.seq, field=spec_field.label))
 
+    if spec_field.kind in ("count", "date", "leader"):
+        # `/` or `无` in a number, date or leader cell of a real row says "none": nothing
+        # to read there, which is not the same as a value written unreadably. (In a text
+        # cell it is what the clerk wrote, and stays.) The raw text keeps it either way.
+        text = "" if _SPARE_MARK.match(text) else text
+        if split:
+            split = {part: "" if _SPARE_MARK.match(v) else v for part, v in split.items()}
+
     if spec_field.kind == "count":
         number, issue = parse_count(text)
         row.values[spec_field.key] = number

@@ -736,3 +736,18 @@ def test_template_underlines_left_blank_give_nothing() -> None:
     form = only_form("x.docx", data)
     assert (form.unit_text, form.contact, form.phone, form.filled_on_raw) == (
         None, None, None, None)
+
+
+@pytest.mark.parametrize("mark", ["/", "／", "无", "——"])
+def test_a_marker_in_a_number_date_or_leader_cell_of_a_real_row_reads_as_empty(
+    mark: str,
+) -> None:
+    # The team exists; its size and founding date are struck out, not written unreadably.
+    fill = FormFill("殷行街道工会", [["助老服务队", mark, mark, mark, "助老", ""]])
+    form = only_form("x.xlsx", volunteer_xlsx(fill))
+    (row,) = form.rows
+    assert (row.values["size"], row.values["founded"]) == (None, None)
+    assert (row.values["leader_name"], row.values["leader_title"]) == (None, None)
+    written = "/" if mark == "／" else mark        # full-width `／` is normalised
+    assert (row.raw["size"], row.raw["founded"]) == (written, written)
+    assert row_problems(form) == []
