@@ -198,10 +198,10 @@ def units_import(config_path: str | None, file: Path) -> None:
 def units_list(config_path: str | None) -> None:
     """列出所有单位、别名、登记邮箱和来源。"""
     from .console import print_units
-    from .registry import list_units
+    from .registry import known_senders, list_units
 
     _, engine = _context(config_path)
-    print_units(list_units(engine=engine))
+    print_units(list_units(engine=engine), known_senders(engine=engine))
 
 
 @main.command()

@@ -138,7 +138,8 @@ def print_remind_report(report: Any, delivery: Any) -> None:
         error_console().print(f"发信未完成：{error}（下次运行会补发）")
 
 
-def print_units(units: list[Any]) -> None:
+def print_units(units: list[Any], known: dict[int, list[str]] | None = None) -> None:
+    """`known`: per unit id, the addresses the admin confirmed in the console."""
     console = make_console()
     table = Table(title=f"单位名单（{sum(1 for u in units if u.active)} 个）")
     for header in ("单位名称", "别名", "邮箱", "来源"):
@@ -146,5 +147,6 @@ def print_units(units: list[Any]) -> None:
     sources = {"config": "config.yaml", "file": "名单文件", "import": "导入"}
     for unit in units:
         source = sources.get(unit.source, unit.source) + ("" if unit.active else "（已停用）")
-        table.add_row(unit.name, "、".join(unit.aliases), "\n".join(unit.emails) or "—", source)
+        emails = [*unit.emails, *(f"{a}（人工确认）" for a in (known or {}).get(unit.id, []))]
+        table.add_row(unit.name, "、".join(unit.aliases), "\n".join(emails) or "—", source)
     console.print(table)

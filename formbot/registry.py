@@ -96,3 +96,12 @@ def import_units(settings: Settings, *, engine: Engine, path: Path) -> tuple[int
 def list_units(*, engine: Engine) -> list[Unit]:
     with Session(engine) as session:
         return repo.all_units(session=session, include_inactive=True)
+
+
+def known_senders(*, engine: Engine) -> dict[int, list[str]]:
+    """Per unit id, the addresses the admin confirmed for it in the console."""
+    found: dict[int, list[str]] = {}
+    with Session(engine) as session:
+        for known in repo.known_senders(session=session):
+            found.setdefault(known.unit_id, []).append(known.address)
+    return found

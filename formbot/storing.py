@@ -39,9 +39,26 @@ class StoreContext:
     _units: list[UnitRef] | None = field(default=None, repr=False)
 
     def units(self, session: Session) -> list[UnitRef]:
+        """The units a mail may be filed under."""
+        return self._registry(session)
+
+    def addresses(self, session: Session, unit_id: int) -> tuple[str, ...]:
+        """The unit's own addresses: whether a mail came from one is shown to the admin."""
+        return next((u.emails for u in self._registry(session) if u.id == unit_id), ())
+
+    def _registry(self, session: Session) -> list[UnitRef]:
+        """The active units, each answering to its registered addresses and to those the
+        admin confirmed for it in the console (a registered address wins a conflict)."""
         if self._units is None:
-            self._units = [UnitRef(u.id, u.name, tuple(u.aliases), tuple(u.emails))  # type: ignore[arg-type]
-                           for u in repo.all_units(session=session)]
+            units = repo.all_units(session=session)
+            registered = {e.lower() for u in units for e in u.emails}
+            learned: dict[int, list[str]] = {}
+            for known in repo.known_senders(session=session):
+                if known.address not in registered:
+                    learned.setdefault(known.unit_id, []).append(known.address)
+            self._units = [UnitRef(u.id, u.name, tuple(u.aliases),  # type: ignore[arg-type]
+                                   (*u.emails, *learned.get(u.id, ())))  # type: ignore[arg-type]
+                           for u in units]
         return self._units
 
 
@@ -87,8 +104,9 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     message.unit_id = unit.id if unit else None
     message.unit_text = unit_text
     message.match_method = ADMIN if decided else (match.method if match else None)
+    addresses = context.addresses(session, unit.id) if unit and unit.id else ()  # type: ignore[arg-type]
     message.sender_matches_unit = (
-        envelope.from_addr in unit.emails if unit and unit.emails else None)
+        envelope.from_addr.lower() in {a.lower() for a in addresses} if addresses else None)
     form_unit = {key: m.unit.id for key, m in (split or {}).items()}
 
     received_at = envelope.date or now

@@ -43,6 +43,19 @@ class Unit(SQLModel, table=True):
     active: bool = True          # gone from its source: kept for history, out of status
 
 
+class KnownSender(SQLModel, table=True):
+    """An address the admin confirmed for a unit when filing its mail by hand: later mail
+    from it is that unit's, as if registered. Kept apart from `Unit.emails`, which
+    config.yaml and the units file own and rewrite at every poll."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(unique=True, index=True)   # lower case
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    learned_at: datetime = _when(nullable=False)  # type: ignore[assignment]
+    learned_by: str = ""
+    message_ref: int | None = Field(default=None, foreign_key="message.id")
+
+
 class FolderState(SQLModel, table=True):
     """Where polling stopped in one folder: the UIDs above `last_uid` are new."""
 

@@ -16,6 +16,7 @@ from .models import (
     ROW_TABLES,
     AttachmentRecord,
     FolderState,
+    KnownSender,
     MailboxCopy,
     Message,
     Submission,
@@ -196,3 +197,24 @@ def receipts_since(*, session: Session, address: str, since: datetime) -> int:
     return session.exec(select(func.count()).select_from(Message).where(
         Message.from_addr == address, Message.outcome == "receipt",
         Message.received_at >= since)).one()
+
+
+def known_senders(*, session: Session) -> list[KnownSender]:
+    return list(session.exec(select(KnownSender).order_by(KnownSender.address)))  # type: ignore[arg-type]
+
+
+def remember_sender(*, session: Session, address: str, unit_id: int, when: datetime, who: str,
+                    message_ref: int | None) -> None:
+    """Later mail from `address` is `unit_id`'s; a second decision replaces the first."""
+    values = {"address": address.strip().lower(), "unit_id": unit_id, "learned_at": when,
+              "learned_by": who, "message_ref": message_ref}
+    statement = dialect_insert(session)(KnownSender).values(**values)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["address"],
+        set_={k: v for k, v in values.items() if k != "address"}))
+
+
+def forget_sender(*, session: Session, address: str) -> bool:
+    result = session.execute(delete(KnownSender).where(
+        KnownSender.address == address.strip().lower()))  # type: ignore[arg-type]
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -96,3 +96,22 @@ def test_a_database_from_revision_0001_is_upgraded_to_64_bit_uids(tmp_path: Path
     engine = open_database(url)
     assert current_revision(engine) == HEAD
     assert _store_top_uids(engine) == (2 * TOP_UID, 2 * TOP_UID)
+
+
+def test_a_database_from_revision_0002_gains_the_known_senders_table(tmp_path: Path) -> None:
+    url = database_url(tmp_path)
+    engine = open_database(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE knownsender"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    engine.dispose()
+    engine = open_database(url)
+    assert current_revision(engine) == HEAD
+    with Session(engine) as session:
+        session.add(Unit(name="殷行街道总工会", aliases=[], emails=[]))
+        session.flush()
+        repo.remember_sender(session=session, address="Clerk@QQ.example", unit_id=1,
+                             when=datetime(2018, 6, 1, tzinfo=UTC), who="admin",
+                             message_ref=None)
+        session.commit()
+        assert [k.address for k in repo.known_senders(session=session)] == ["clerk@qq.example"]

@@ -16,9 +16,12 @@ from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
 from formbot import reading
+from formbot.console import print_units
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.registry import known_senders, list_units
 from formbot.reports import status_data
 from formbot.samples import FormFill, activity_docx, build_mail, volunteer_xlsx
+from formbot.web import actions
 from formbot.web.app import create_app
 from formbot.web.auth import LoginThrottle, PasswordHash, password_from_env
 from formbot.web.sql import (
@@ -29,6 +32,7 @@ from formbot.web.sql import (
     run_query,
 )
 from parsers.errors import FormbotError
+from store import repo
 from store.audit import AuditEntry
 from store.models import ActivityRow, Message, Outgoing, Submission, Unit
 from tests.conftest import PASSWORD
@@ -45,6 +49,7 @@ class Console:
     client: TestClient
     bot: Bot
     smtp: EmbeddedSMTP
+    imap: EmbeddedIMAP
 
     def count(self, table: type) -> int:
         with Session(self.bot.engine) as session:
@@ -105,7 +110,7 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Console
         app = create_app(bot.settings, engine=bot.engine, password=PasswordHash(ADMIN),
                          clock=lambda: NOW, throttle=LoginThrottle(limit=3, window=60))
         with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-            yield Console(client, bot, smtp)
+            yield Console(client, bot, smtp, imap)
 
 
 def test_every_page_needs_a_login(console: Console) -> None:
@@ -215,6 +220,56 @@ def test_assign_moves_the_rows_in_and_sends_one_receipt(console: Console) -> Non
     assert len(assigned) == 1 and "控江路街道总工会" in assigned[0]
     unit_page = console.client.get(f"/units/{unit.id}").text
     assert "劳模事迹展" in unit_page and "工作人员人工归入" in unit_page
+
+
+def test_assign_can_remember_the_sender_for_later_mail_until_forgotten(
+    console: Console, capsys: pytest.CaptureFixture[str],
+) -> None:
+    console.login()
+    kj = console.message("<kj-private@example.cn>")
+    unit = console.unit("控江路街道总工会")
+    assert "以后来自 zhouhong@qq.example 的邮件直接归入" in console.client.get("/unmatched").text
+    done = console.client.post(f"/messages/{kj.id}/assign", data={
+        "unit_id": unit.id, "remember": "yes", "csrf": console.csrf()})
+    assert "以后来自 zhouhong@qq.example 的邮件将直接归入“控江路街道总工会”" in done.text
+
+    def later(n: int) -> Message:  # again signed in a way the registry cannot match
+        console.imap.append(build_mail(
+            from_addr="ZhouHong@qq.example", to_addr=BOT, subject="登记表", body="",
+            message_id=f"<kj-{n}@example.cn>",
+            attachments=[("登记表.xlsx", volunteer_xlsx(FormFill("控江社区工会",
+                                                                 VOLUNTEER.rows)))]))
+        console.bot.poll()
+        return console.message(f"<kj-{n}@example.cn>")
+
+    second = later(2)
+    assert (second.unit_id, second.match_method, second.sender_matches_unit) == (
+        unit.id, "address", True)
+    unit_page = console.client.get(f"/units/{unit.id}").text
+    assert "人工确认的发件地址" in unit_page and "zhouhong@qq.example" in unit_page
+    print_units(list_units(engine=console.bot.engine), known_senders(engine=console.bot.engine))
+    assert "zhouhong@qq.example（人工确认）" in capsys.readouterr().out   # `formbot units list`
+
+    forgot = console.client.post(f"/units/{unit.id}/forget-sender", data={
+        "address": "zhouhong@qq.example", "csrf": console.csrf(f"/units/{unit.id}")})
+    assert "已忘记 zhouhong@qq.example" in forgot.text
+    assert later(3).unit_id is None                   # back to unmatched
+    entries = console.audit()
+    assert any(a == "assign" and "以后来自 zhouhong@qq.example" in d for _, a, d in entries)
+    assert [a for _, a, _ in entries][-1] == "forget-sender"
+
+
+def test_a_registered_address_is_not_remembered_for_another_unit(console: Console) -> None:
+    # config.yaml owns registered addresses: filing one of dhjd_gh@'s mails under another
+    # unit by hand must not make that address the other unit's.
+    with Session(console.bot.engine) as session:
+        message = session.exec(select(Message).where(
+            Message.message_id == "<dh-1@example.cn>")).one()
+        unit = session.exec(select(Unit).where(Unit.name == "控江路街道总工会")).one()
+        said = actions._remember(session, console.bot.settings, "DHJD_GH@example.cn", unit,
+                                 message, now=NOW, who="admin")
+        assert "已是“定海路街道总工会”的登记邮箱" in said
+        assert repo.known_senders(session=session) == []
 
 
 def test_dismiss_needs_confirmation_and_keeps_the_mail(console: Console) -> None:
@@ -407,7 +462,7 @@ def test_a_form_from_an_unregistered_address_is_pointed_out(tmp_path: Path) -> N
         app = create_app(bot.settings, engine=bot.engine, password=PasswordHash(ADMIN),
                          clock=lambda: NOW)
         with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-            console = Console(client, bot, smtp)
+            console = Console(client, bot, smtp, imap)
             console.login()
             home = client.get("/").text
             assert "非登记邮箱" in home and "殷行街道总工会" in home.split("非登记邮箱")[1]

@@ -89,9 +89,10 @@ def _deliver(settings: Settings, engine: Engine, now: datetime) -> str:
 
 
 def assign(settings: Settings, *, engine: Engine, message_id: int, unit_id: int,
-           now: datetime, who: str) -> Outcome:
+           now: datetime, who: str, remember: bool = False) -> Outcome:
     """File an unmatched mail under a unit: its rows become that unit's (the latest
-    version per form wins, as always) and the sender gets one receipt naming the unit."""
+    version per form wins, as always) and the sender gets one receipt naming the unit.
+    With `remember`, later mail from the sender's address is that unit's by itself."""
     with Session(engine) as session:
         message = _open_unmatched(session, message_id)
         unit = session.get(Unit, unit_id)
@@ -125,13 +126,51 @@ def assign(settings: Settings, *, engine: Engine, message_id: int, unit_id: int,
         elif message.outcome == "receipt":
             receipt = "queued"
         session.add(message)
+        learned = _remember(session, settings, envelope.from_addr, unit, message, now=now,
+                            who=who) if remember else ""
         audit.record(session, at=now, who=who, action="assign",
                      detail=f"邮件 {message.key}（{message.from_addr}）归入 {unit.name}；"
-                            f"表格 {'、'.join(s.short for s in FORMS if s.key in parsed.forms)}")
+                            f"表格 {'、'.join(s.short for s in FORMS if s.key in parsed.forms)}"
+                            + (f"；{learned}" if learned else ""))
         session.commit()
         name = unit.name
     sent = _deliver(settings, engine, now) if receipt else "（按规则不回复此发件人，未发回执。）"
-    return Outcome(f"已归入“{name}”，表格行已计入该单位。{sent}")
+    return Outcome(f"已归入“{name}”，表格行已计入该单位。{sent}{learned}")
+
+
+def _remember(session: Session, settings: Settings, address: str, unit: Unit,
+              message: Message, *, now: datetime, who: str) -> str:
+    """Learn the sender's address for the unit; the sentence that says what was done."""
+    address = address.strip().lower()
+    if not address:
+        return "这封邮件没有发件地址，无法记住。"
+    if address in {a.lower() for a in settings.own_addresses()}:
+        return ""
+    owners = [u.name for u in repo.all_units(session=session)
+              if address in {e.lower() for e in u.emails}]
+    if owners:
+        # The registry (config.yaml, the units file) owns registered addresses.
+        return f"{address} 已是“{'、'.join(owners)}”的登记邮箱，未另行记住。"
+    repo.remember_sender(session=session, address=address, unit_id=unit.id,  # type: ignore[arg-type]
+                         when=now, who=who, message_ref=message.id)
+    return f"以后来自 {address} 的邮件将直接归入“{unit.name}”。"
+
+
+def forget_sender(*, engine: Engine, unit_id: int, address: str, now: datetime,
+                  who: str) -> Outcome:
+    """Undo a remembered address: its mail is matched by 填报单位 again."""
+    with Session(engine) as session:
+        known = [k for k in repo.known_senders(session=session)
+                 if k.address == address.strip().lower() and k.unit_id == unit_id]
+        if not known:
+            raise FormbotError("这个地址已不在该单位的记住列表中，请刷新页面")
+        repo.forget_sender(session=session, address=address)
+        unit = session.get(Unit, unit_id)
+        name = unit.name if unit else str(unit_id)
+        audit.record(session, at=now, who=who, action="forget-sender",
+                     detail=f"不再把 {known[0].address} 的邮件直接归入 {name}")
+        session.commit()
+    return Outcome(f"已忘记 {known[0].address}：以后它的邮件按表中“填报单位”识别。")
 
 
 def _queue_assigned_receipt(session: Session, settings: Settings, message: Message,

@@ -41,7 +41,8 @@ MATCH = {"address": "按登记邮箱", "name": "按“填报单位”名称", "a
 OUTBOX = {"pending": "等待发送", "sent": "已发出", "failed": "发送失败"}
 ACTION = {"login": "登录", "login-failed": "登录失败（密码错误）", "logout": "退出登录",
           "assign": "归入单位", "dismiss": "标记为无需处理", "retry": "重新处理",
-          "export": "下载汇总表", "download-raw": "下载邮件原件", "sql": "SQL 查询"}
+          "forget-sender": "忘记发件地址", "export": "下载汇总表",
+          "download-raw": "下载邮件原件", "sql": "SQL 查询"}
 
 
 def _outcome(value: str | None) -> str:

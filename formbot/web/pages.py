@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from formbot.config import Settings
 from parsers.specs import FORMS, FormSpec
+from store import repo
 from store.models import (
     ROW_TABLES,
     AttachmentRecord,
@@ -208,8 +209,11 @@ def unit_page(session: Session, settings: Settings, unit: Unit) -> dict[str, Any
                                  .order_by(col(Message.received_at), col(Message.id))))
     reminders = list(session.exec(select(Outgoing).where(
         Outgoing.unit_id == unit.id, Outgoing.kind == "reminder").order_by(col(Outgoing.id))))
+    known = [{"address": k.address, "learned_by": k.learned_by,
+              "when": local(settings, k.learned_at)}
+             for k in repo.known_senders(session=session) if k.unit_id == unit.id]
     return {
-        "unit": unit, "forms": forms,
+        "unit": unit, "forms": forms, "known": known,
         "messages": [message_view(session, settings, m) for m in messages],
         "reminders": [(local(settings, r.sent_at or r.created_at), r.status, r.subject)
                       for r in reminders],

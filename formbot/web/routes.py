@@ -113,7 +113,7 @@ async def failed(request: Request) -> Response:
         "messages": data, "max_attempts": console.settings.mailbox.max_attempts})
 
 
-async def _act(request: Request, work: Any, back: str) -> Response:
+async def _act(request: Request, work: Any, back: str, **params: Any) -> Response:
     """Run an action off the event loop (it may read attachments and talk SMTP) and tell
     the admin how it went on the page they return to."""
     try:
@@ -122,7 +122,7 @@ async def _act(request: Request, work: Any, back: str) -> Response:
         flash(request, "error", str(exc))
     else:
         flash(request, "ok" if outcome.ok else "error", outcome.text)
-    return redirect(request, back)
+    return redirect(request, back, **params)
 
 
 @login_required
@@ -135,7 +135,18 @@ async def assign(request: Request) -> Response:
         return redirect(request, "unmatched")
     return await _act(request, lambda: actions.assign(
         console.settings, engine=console.engine, message_id=_id(request, "message_id"),
-        unit_id=int(unit_id), now=console.now(), who=who(request)), "unmatched")
+        unit_id=int(unit_id), now=console.now(), who=who(request),
+        remember=form.get("remember") == "yes"), "unmatched")
+
+
+@login_required
+async def forget_sender(request: Request) -> Response:
+    form = await checked_form(request)
+    console = console_of(request)
+    unit_id = _id(request, "unit_id")
+    return await _act(request, lambda: actions.forget_sender(
+        engine=console.engine, unit_id=unit_id, address=str(form.get("address") or ""),
+        now=console.now(), who=who(request)), "unit", unit_id=unit_id)
 
 
 @login_required
@@ -225,6 +236,8 @@ async def audit_log(request: Request) -> Response:
 ROUTES = [
     Route("/", home, name="home"),
     Route("/units/{unit_id:int}", unit_detail, name="unit"),
+    Route("/units/{unit_id:int}/forget-sender", forget_sender, methods=["POST"],
+          name="forget_sender"),
     Route("/messages/{message_id:int}", message_detail, name="message"),
     Route("/messages/{message_id:int}/raw", raw_mail, methods=["POST"], name="raw"),
     Route("/messages/{message_id:int}/assign", assign, methods=["POST"], name="assign"),
