@@ -26,6 +26,7 @@ def build_facts(
     files: list[FileResult],
     missing: set[str],
     notes: list[str],
+    missing_by_unit: dict[str, set[str]] | None = None,
 ) -> ReceiptFacts:
     taken = tuple(
         FormTaken(
@@ -50,5 +51,7 @@ def build_facts(
         unreadable=unreadable,  # type: ignore[arg-type]
         notes=tuple(notes),
         missing=tuple(form_by_key(k).short for k in sorted(missing)),
+        missing_by_unit=tuple((name, tuple(form_by_key(k).short for k in sorted(keys)))
+                              for name, keys in (missing_by_unit or {}).items()),
         all_forms=tuple(f.short for f in FORMS),
     )

@@ -137,7 +137,9 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     others = sorted({m.unit.name for m in (split or {}).values()} - {unit.name if unit else ""})
     _answer(session, context.settings, message, parsed, unit, unit_text, now=now,
             also=[f"{spec.short}按表中“填报单位”归入“{m.unit.name}”。"
-                  for spec in FORMS if (m := (split or {}).get(spec.key))] if others else [])
+                  for spec in FORMS if (m := (split or {}).get(spec.key))] if others else [],
+            units_named={m.unit.id: m.unit.name for m in (split or {}).values()}
+            if others else None)
     message.status, message.error = "processed", None
     message.attempts += 1
     session.add(message)
@@ -160,7 +162,9 @@ def _split_by_unit(address: str, forms: dict[str, tuple[FormData, list[str]]],
 
 def _answer(session: Session, settings: Settings, message: Message, parsed: Parsed,
             unit: Unit | None, unit_text: str | None, *, now: datetime,
-            also: list[str] | None = None) -> None:
+            also: list[str] | None = None, units_named: dict[int, str] | None = None) -> None:
+    """Queue the receipt, unless the mail is one not to answer. `units_named`: the units
+    a mail's forms were split between, each told what it still has to send."""
     envelope, forms = parsed.envelope, parsed.forms
     own = settings.own_addresses()
     reason = reason_not_to_answer(envelope.headers, envelope.from_addr, own)
@@ -185,9 +189,12 @@ def _answer(session: Session, settings: Settings, message: Message, parsed: Pars
         notes.append(LINK_NOTE)
     if unit is not None and message.sender_matches_unit is False:
         notes.append(f"本邮件地址不在“{unit.name}”的登记邮箱中，已按表中“填报单位”归入该单位。")
+    every = {spec.key for spec in FORMS}
+    by_unit = {name: every - repo.current_forms(session=session, unit_id=unit_id)
+               for unit_id, name in (units_named or {}).items()}
     facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,
                         unit_text=unit_text, forms=forms, files=parsed.files,
-                        missing={spec.key for spec in FORMS} - done, notes=notes)
+                        missing=every - done, notes=notes, missing_by_unit=by_unit)
     body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),

@@ -26,6 +26,9 @@ class ReceiptFacts:
     unreadable: tuple[tuple[str, str], ...] = ()   # (file name, why)
     notes: tuple[str, ...] = ()        # other things the sender should know
     missing: tuple[str, ...] = ()      # form titles this unit has still not sent
+    # When one mail carried several units' forms: (unit name, its titles still missing)
+    # for each, instead of `missing`.
+    missing_by_unit: tuple[tuple[str, tuple[str, ...]], ...] = ()
     all_forms: tuple[str, ...] = field(default=())
 
     @property

@@ -256,6 +256,12 @@ def test_forms_of_two_units_in_one_mail_from_a_private_address(tmp_path: Path,
     assert yh["forms"]["volunteer_team"] == {**yh["forms"]["volunteer_team"],
                                              "submitted": True, "rows": 2}
     assert {r["填报单位"] for r in office.sheet("志愿者服务队登记表")} == {YH_UNIT}
+    # One receipt to the colleague, telling each unit what it still owes.
+    receipt, = office.new_mail()
+    said = text(receipt)
+    assert said.startswith("您好：")                  # not one of the two units by name
+    assert f"{DH_UNIT}：尚未收到志愿者服务队登记表" in said
+    assert f"{YH_UNIT}：尚未收到主题活动申报表" in said
 
 
 def test_forwarded_mail_holding_a_zip_of_the_docx_counts_once(tmp_path: Path,
