@@ -165,7 +165,7 @@ def child_steps(config: Path) -> dict[str, object]:
     before each: what each would cost wherever it runs."""
     from loguru import logger
 
-    from formbot import pipeline
+    from formbot import pipeline, recording
     from formbot.config import load_settings
     from formbot.reading import read_message
     from ingest.imap import Mailbox
@@ -187,7 +187,7 @@ def child_steps(config: Path) -> dict[str, object]:
         uids = box.new_uids(0)
         ((_uid, kept),) = measure("IMAP fetch, streamed to the raw store",
                                   lambda: box.fetch_to_disk(uids, settings.data_dir))
-    measure("Message-ID from the header block", lambda: pipeline._message_key(kept.path, ""))
+    measure("Message-ID from the header block", lambda: recording.message_key(kept.path, ""))
     # As a reader does it: from the kept file, part by part (the poller passes the path).
     parsed = measure("read_message on the kept file (split, parse, decode, read forms)",
                      lambda: read_message(kept.path))

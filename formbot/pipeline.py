@@ -17,26 +17,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from loguru import logger
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ingest.imap import ImapTarget, Mailbox
-from ingest.rawstore import KeptRaw, read_header_block
 from notifier.outbox import DrainReport, SmtpTarget, drain
 from parsers.errors import FormbotError
 from store import repo
 from store.crashpoints import crashpoint
 from store.leases import held
-from store.models import MailboxCopy, Message
+from store.models import Message
 
 from .config import MailboxSettings, Settings
 from .converters import LazyConverter
 from .reading import PARALLEL_MIN, Parsed, Readers
+from .recording import mark_handled, record_all, skip_known
 from .registry import sync_registry
 from .storing import StoreContext, store_message
 
@@ -84,14 +82,6 @@ def smtp_target(settings: Settings) -> SmtpTarget:
     smtp = settings.smtp
     return SmtpTarget(host=smtp.host, port=smtp.port, security=smtp.security,
                       username=smtp.username, password=smtp.password(), timeout=smtp.timeout)
-
-
-def _message_key(path: str | Path, sha: str) -> tuple[str, str | None]:
-    # The header block only: parsing a whole 27 MB mail just for its Message-ID would cost
-    # the email package ~200 MB (text, then a UCS-4 buffer, then its lines).
-    headers = BytesHeaderParser().parsebytes(read_header_block(path))
-    message_id = str(headers.get("Message-ID", "") or "").strip() or None
-    return (message_id or f"sha256:{sha}"), message_id
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -206,11 +196,12 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
         for batch in _chunks(uids, mailbox.batch_size):
             to_fetch = list(batch)
             if rescan and state is not None:
-                to_fetch = _skip_known(session, box, batch, report, account=account, folder=folder)
+                to_fetch = skip_known(session, box, batch, account=account, folder=folder)
+                report.duplicates += len(batch) - len(to_fetch)
             fresh: list[Message] = []
             # Each body goes to the raw store as it streams in (no whole mail in memory).
             fetched = box.fetch_to_disk(to_fetch, settings.data_dir)
-            for message, is_new in _record_all(session, fetched, now=now, account=account,
+            for message, is_new in record_all(session, fetched, now=now, account=account,
                                                folder=folder, uidvalidity=box.uidvalidity):
                 report.fetched += 1
                 if is_new:
@@ -242,7 +233,7 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
             # Stopped or not, every mail up to here is recorded: stored, or waiting as "new"
             # for the next poll to read from disk.
             _batch_saved(session, account, folder, box.uidvalidity, recorded, uids, progress)
-        _mark_handled(session, box, mailbox, account=account, folder=folder)
+        mark_handled(session, box, mailbox, account=account, folder=folder)
 
 
 def _batch_saved(session: Session, account: str, folder: str, uidvalidity: int,
@@ -253,90 +244,6 @@ def _batch_saved(session: Session, account: str, folder: str, uidvalidity: int,
     crashpoint("batch-saved")
     if progress:
         progress(sum(1 for u in uids if u <= last_done), len(uids))
-
-
-def _skip_known(session: Session, box: Mailbox, batch: Sequence[int], report: PollReport, *,
-                account: str, folder: str) -> list[int]:
-    """After a mailbox rebuild every UID is "new": read Message-IDs first and
-    fetch bodies only of mail never seen before."""
-    ids = box.fetch_message_ids(batch)
-    known = repo.known_keys(session=session, keys=list(ids.values()))
-    to_fetch = list(batch)
-    for uid, key in ids.items():
-        if key in known:
-            message = repo.message_by_key(session=session, key=key)
-            repo.add_copy(session=session, message=message, account=account,  # type: ignore[arg-type]
-                          folder=folder, uidvalidity=box.uidvalidity, uid=uid)
-            report.duplicates += 1
-            to_fetch.remove(uid)
-    session.commit()
-    return to_fetch
-
-
-def _record_all(session: Session, fetched: Sequence[tuple[int, KeptRaw]], *, now: datetime,
-                account: str, folder: str, uidvalidity: int) -> list[tuple[Message, bool]]:
-    """Record a fetched batch (kept on disk) in one transaction, before any of it is read.
-    If another worker recorded one of these meanwhile (the unique key says so), the batch
-    is recorded again one by one, each with its own commit, which sorts out whose each is."""
-    try:
-        recorded = [_record(session, kept, now=now, account=account, folder=folder,
-                            uidvalidity=uidvalidity, uid=uid, commit=False)
-                    for uid, kept in fetched]
-        session.commit()
-        return recorded
-    except IntegrityError:
-        session.rollback()
-    return [_record(session, kept, now=now, account=account, folder=folder,
-                    uidvalidity=uidvalidity, uid=uid) for uid, kept in fetched]
-
-
-def _record(session: Session, kept: KeptRaw, *, now: datetime, account: str, folder: str,
-            uidvalidity: int, uid: int, commit: bool = True) -> tuple[Message, bool]:
-    """Record the message kept on disk (once per key). Committed on return, unless the
-    caller commits (then a unique-key clash is the caller's to handle)."""
-    crashpoint("raw-kept")
-    path, sha = kept.path, kept.sha256
-    key, message_id = _message_key(path, sha)
-    message = repo.message_by_key(session=session, key=key)
-    fresh = message is None
-    try:
-        if message is None:
-            message = Message(key=key, message_id=message_id, sha256=sha, raw_path=str(path),
-                              size=kept.size, received_at=now)
-            session.add(message)
-            session.flush()
-        repo.add_copy(session=session, message=message, account=account, folder=folder,
-                      uidvalidity=uidvalidity, uid=uid)
-        if commit:
-            session.commit()
-        crashpoint("recorded")
-    except IntegrityError:
-        if not commit:
-            raise
-        # Another worker recorded it between our look and our insert: theirs to process.
-        session.rollback()
-        message, fresh = repo.message_by_key(session=session, key=key), False
-        assert message is not None
-    return message, fresh
-
-
-def _mark_handled(session: Session, box: Mailbox, mailbox: MailboxSettings, *, account: str,
-                  folder: str) -> None:
-    """Flag or move every copy whose message is done, including ones retried from disk."""
-    uids = list(session.exec(
-        select(MailboxCopy.uid).join(Message, Message.id == MailboxCopy.message_ref).where(
-            MailboxCopy.account == account, MailboxCopy.folder == folder,
-            MailboxCopy.uidvalidity == box.uidvalidity, MailboxCopy.handled == False,  # noqa: E712
-            Message.status.in_(["processed", "ignored"]),  # type: ignore[attr-defined]
-        )
-    ))
-    if not uids:
-        return
-    box.mark_handled(uids, mailbox.processed_folder)
-    crashpoint("marked-on-server")
-    repo.mark_copies_handled(session=session, account=account, folder=folder,
-                             uidvalidity=box.uidvalidity, uids=uids)
-    session.commit()
 
 
 def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: PollReport,

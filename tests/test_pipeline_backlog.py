@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from formbot import pipeline
+from formbot import pipeline, recording
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from store.models import ActivityRow, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
@@ -145,7 +145,7 @@ def test_a_batch_another_worker_recorded_meanwhile_is_recorded_one_by_one(
         path, sha = keep_raw(bot.settings.data_dir, raw)
         kept.append((uid, KeptRaw(path, sha, len(raw))))
     with Session(bot.engine) as other:   # another mailbox's poll got mail 1 first
-        pipeline._record(other, kept[1][1], now=NOW, account="other@x", folder="INBOX",
+        recording.record(other, kept[1][1], now=NOW, account="other@x", folder="INBOX",
                          uidvalidity=7, uid=9)
     real, late = repo.message_by_key, {"<backlog-1@example.cn>"}
 
@@ -157,7 +157,7 @@ def test_a_batch_another_worker_recorded_meanwhile_is_recorded_one_by_one(
 
     monkeypatch.setattr(repo, "message_by_key", looked_too_early)
     with Session(bot.engine) as session:
-        recorded = pipeline._record_all(session, kept, now=NOW, account=f"{BOT}@x",
+        recorded = recording.record_all(session, kept, now=NOW, account=f"{BOT}@x",
                                         folder="INBOX", uidvalidity=1)
         assert [fresh for _, fresh in recorded] == [True, False, True]
     assert _count(bot, Message) == 3 and _count(bot, MailboxCopy) == 4
