@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from functools import cache, lru_cache
 
-from .specs import FORMS, FieldSpec, FormSpec
+from .headers import Header, find_headers
+from .specs import FieldSpec, FormSpec
 from .tables import Line
-from .values import Leader, clean_text, parse_count, parse_date, parse_leader, text_length
+from .values import Leader, parse_count, parse_date, parse_leader, text_length
 
 
 @dataclass(frozen=True)
@@ -57,221 +57,6 @@ class FormData:
 EMPTY_FORM = "表格是空的，没有填写任何一行"
 NO_UNIT = "未填写“填报单位”"
 
-_PAREN = re.compile(r"[（(][^）)]*[）)]")
-_NOISE = re.compile(r"[\s:：*＊]")
-
-
-@lru_cache(maxsize=8192)
-def _norm_header(text: str) -> str:
-    # Cached: every row of every table is tried as a header, and cells repeat a lot.
-    return _NOISE.sub("", _PAREN.sub("", clean_text(text)))
-
-
-@cache
-def _spec_names(spec: FormSpec) -> tuple[tuple[FieldSpec, tuple[str, ...]], ...]:
-    return tuple((f, tuple(_norm_header(n) for n in (f.label, *f.aliases, *_part_names(f))))
-                 for f in spec.fields)
-
-
-def _part_names(spec_field: FieldSpec) -> tuple[str, ...]:
-    return tuple(name for _, names in spec_field.parts for name in names)
-
-
-@lru_cache(maxsize=1024)
-def _part_only(header: str, spec_field: FieldSpec) -> bool:
-    """A header that names a part of the field but never the whole (职务 beside 负责人姓名)."""
-    norm = _norm_header(header)
-    return (norm in (_norm_header(n) for n in _part_names(spec_field))
-            and norm not in (_norm_header(n) for n in (spec_field.label, *spec_field.aliases)))
-
-
-@lru_cache(maxsize=8192)
-def _match_field(header: str, spec: FormSpec) -> FieldSpec | None:
-    norm = _norm_header(header)
-    if not norm:
-        return None
-    for candidate, names in _spec_names(spec):
-        if norm in names:
-            return candidate
-    # A header with extra words around the label ("本次活动名称") still counts;
-    # short aliases are left out so "人数" does not claim "服务队人数" twice.
-    for candidate, names in _spec_names(spec):
-        if any(len(name) >= 4 and name in norm for name in names):
-            return candidate
-    return None
-
-
-@dataclass(frozen=True)
-class _Header:
-    spec: FormSpec
-    columns: dict[int, FieldSpec]
-    unknown: dict[int, str]
-    score: int
-    parts: dict[int, str] = field(default_factory=dict)  # column → part of a split leader
-    rows: int = 1                                         # 2: the header fills two rows
-
-
-# Per column, the header texts to try in order (the first that names a field wins).
-Labels = list[tuple[str, ...]]
-
-
-@lru_cache(maxsize=8192)
-def _part_of(header: str, spec_field: FieldSpec) -> str | None:
-    norm = _norm_header(header)
-    return next((part for part, names in spec_field.parts
-                 if norm in (_norm_header(n) for n in names)), None)
-
-
-def _map_columns(spec: FormSpec, labels: Labels) -> tuple[dict[int, FieldSpec], dict[int, str],
-                                                          dict[int, str], dict[int, int]]:
-    """Columns → fields, their parts, the columns no field claims, and which of each
-    column's labels matched."""
-    columns: dict[int, FieldSpec] = {}
-    parts: dict[int, str] = {}
-    part_only: dict[int, str] = {}
-    unknown: dict[int, str] = {}
-    via: dict[int, int] = {}
-    for index, candidates in enumerate(labels):
-        for rank, text in enumerate(candidates):
-            matched = _match_field(text, spec)
-            part = _part_of(text, matched) if matched else None
-            claimed = [i for i, f in columns.items() if f is matched]
-            # a field once; a split field once per part
-            if matched and (not claimed or (part and all(
-                    parts.get(i) not in (None, part) for i in claimed))):
-                columns[index], via[index] = matched, rank
-                if part:
-                    parts[index] = part
-                if _part_only(text, matched):
-                    part_only[index] = text
-                break
-        else:
-            if candidates:
-                unknown[index] = candidates[0]
-    return columns, _whole_parts(columns, parts, unknown, part_only), unknown, via
-
-
-def _whole_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
-                 unknown: dict[int, str], part_only: dict[int, str]) -> dict[int, str]:
-    """Parts count only when every part of the field has its column; `负责人姓名` alone
-    is the whole leader, as clerks use it. A lone second column goes back to unknown, and
-    so does a lone part-only column (`职务` with no name column beside it)."""
-    kept: dict[int, str] = {}
-    for spec_field in {f for f in columns.values() if f.parts}:
-        indexes = [i for i, f in columns.items() if f is spec_field]
-        found = {parts.get(i) for i in indexes}
-        if found == {p for p, _ in spec_field.parts} and len(indexes) == len(found):
-            kept.update((i, parts[i]) for i in indexes)
-            continue
-        for position, extra in enumerate(indexes):
-            if position or extra in part_only:
-                unknown[extra] = part_only.get(extra, spec_field.label)
-                del columns[extra]
-    return kept
-
-
-def _spanned_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
-                   joined: tuple[bool, ...]) -> None:
-    """`负责人姓名及职务` merged over two columns (nothing below to tell them apart):
-    the clerk writes the name in the first and the title in the second."""
-    for index, spec_field in list(columns.items()):
-        names = [p for p, _ in spec_field.parts]
-        span = index + 1
-        if (len(names) == 2 and index not in parts and span < len(joined) and joined[span]
-                and span not in columns and not (span + 1 < len(joined) and joined[span + 1])):
-            columns[span] = spec_field
-            parts[index], parts[span] = names
-
-
-def _header_from(labels: Labels, joined: tuple[bool, ...] = (),
-                 rows: int = 1) -> tuple[_Header | None, dict[int, int]]:
-    """The form whose header these labels are, if at least most of its columns are there
-    (and, for the caller, which label matched in each column)."""
-    best: _Header | None = None
-    best_via: dict[int, int] = {}
-    for spec in FORMS:
-        columns, parts, unknown, via = _map_columns(spec, labels)
-        score = len({f.key for f in columns.values() if f.kind != "seq"})
-        needed = max(3, (len(spec.data_fields) + 1) // 2)
-        if score >= needed and score > len(unknown) and (best is None or score > best.score):
-            _spanned_parts(columns, parts, joined)
-            best, best_via = _Header(spec, columns, unknown, score, parts, rows), via
-    return best, best_via
-
-
-def _header_for(line: Line, *, spans: bool = True) -> _Header | None:
-    """The form whose header this line is (`spans`: a leader merged over two columns
-    takes both)."""
-    if line.table is None or len([c for c in line.cells if c]) < 3:
-        return None
-    return _header_from([(c,) if c else () for c in line.cells],
-                        line.joined if spans else ())[0]
-
-
-def _cell(line: Line, index: int) -> str:
-    return line.cells[index] if index < len(line.cells) else ""
-
-
-def _stacked(top: Line, bottom: Line) -> tuple[Labels, set[int]]:
-    """A header over two rows read column by column: the upper text (a merged cell
-    spreads over the columns it spans) with the lower one after it, or the lower alone
-    under a group title, or the upper alone. Also the columns whose lower text is new
-    (a vertically merged cell repeats the upper text, or leaves nothing)."""
-    labels: Labels = []
-    below: set[int] = set()
-    above = ""
-    for index in range(max(len(top.cells), len(bottom.cells))):
-        upper, lower = _cell(top, index), _cell(bottom, index)
-        if index < len(top.joined) and top.joined[index]:
-            upper = above
-        above = upper
-        if not lower or lower == upper:
-            labels.append((upper,) if upper else ())
-        else:
-            below.add(index)
-            labels.append((upper + lower, lower, upper) if upper else (lower,))
-    return labels, below
-
-
-def _two_row_header(top: Line, bottom: Line) -> _Header | None:
-    """The header when it is split over `top` and `bottom` (负责人 above 姓名 | 职务).
-
-    Taken only when reading the rows together names more columns than either row alone
-    and every new text in the lower row is a header word: a header above its first data
-    row never qualifies, as data does not name fields."""
-    # A title or `填报单位` row merged across the table is no upper half of a header.
-    if top.table is None or bottom.table != top.table or len(set(top.cells) - {""}) < 3:
-        return None
-    labels, below = _stacked(top, bottom)
-    # Cheap first: every new lower text must name a field (with the upper one or alone).
-    # Two data rows fail on their first cell, and this runs for every pair of rows.
-    if not below or not all(any(_match_field(text, spec) for text in labels[i][:2]
-                                for spec in FORMS) for i in sorted(below)):
-        return None
-    header, via = _header_from(labels, top.joined, rows=2)
-    # labels[i] is (upper + lower, lower, upper) or (lower,): rank 2 ignores the lower text
-    if header is None or any(i not in via or via[i] == 2 for i in below):
-        return None
-    # Compare with what each row's own words name (a merge spreading the upper text would
-    # make `负责人` over `姓名 | 职务` look like a leader spanning two columns). The lower
-    # row alone may name as many when the merges above were copied down into it.
-    upper, lower = (len(h.columns) if h else 0 for h in (_header_for(top, spans=False),
-                                                          _header_for(bottom, spans=False)))
-    return header if len(header.columns) > upper and len(header.columns) >= lower else None
-
-
-def _find_headers(lines: list[Line]) -> list[tuple[int, _Header]]:
-    found: list[tuple[int, _Header]] = []
-    index = 0
-    while index < len(lines):
-        header = (_two_row_header(lines[index], lines[index + 1])
-                  if index + 1 < len(lines) else None) or _header_for(lines[index])
-        if header:
-            found.append((index, header))
-        index += header.rows if header else 1
-    return found
-
-
 _LABELS = r"(?=填报单位|联\s*系\s*人|联系电话|电\s*话|填报日期|日\s*期\s*[:：]|$)"
 # `填报单位（盖章）：…` is how many templates print it; the bracket is not the unit.
 _UNIT = re.compile(r"填报单位(?:名称)?\s*(?:[（(][^）)]*[）)])?\s*[:：]?\s*(.*?)\s*" + _LABELS)
@@ -315,7 +100,7 @@ def _is_spare(texts: list[str]) -> bool:
     return bool(filled) and all(_SPARE_MARK.match(t) for t in filled)
 
 
-def _read_row(cells: tuple[str, ...], header: _Header, seq: int) -> FormRow | None:
+def _read_row(cells: tuple[str, ...], header: Header, seq: int) -> FormRow | None:
     raw: dict[str, str] = {}
     split: dict[str, dict[str, str]] = {}
     for index, spec_field in header.columns.items():
@@ -397,7 +182,7 @@ def _read_value(spec_field: FieldSpec, text: str, row: FormRow,
 
 def read_forms(lines: list[Line]) -> list[FormData]:
     """Every form found in the file's lines, in file order."""
-    headers = _find_headers(lines)
+    headers = find_headers(lines)
     forms: list[FormData] = []
     previous_end = 0
     for position, (start, header) in enumerate(headers):
@@ -478,7 +263,7 @@ def _continue_form(form: FormData, part: FormData) -> None:
 
 
 def _build_form(
-    header: _Header, body: list[Line], before: list[Line], after: list[Line]
+    header: Header, body: list[Line], before: list[Line], after: list[Line]
 ) -> FormData:
     form = FormData(spec=header.spec)
     context = list(reversed(before)) + after
@@ -508,7 +293,7 @@ def _build_form(
     return form
 
 
-def _carried_on(cells: tuple[str, ...], header: _Header) -> dict[str, str] | None:
+def _carried_on(cells: tuple[str, ...], header: Header) -> dict[str, str] | None:
     """The long texts of a row that holds nothing else: the clerk ran out of room in the
     cell above (主要内容, 服务内容, 服务成效简介) and went on in the next row, leaving 序号,
     name and the rest empty. None for any other row."""
