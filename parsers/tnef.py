@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 
 from .errors import ParseError
-from .mail import decode_raw_bytes
+from .headertext import decode_raw_bytes
 from .names import safe_name
 
 MAX_ATTRIBUTES = 10_000

@@ -24,7 +24,8 @@ from formbot.samples import (
     build_mail,
     demo_mailbox,
 )
-from parsers.mail import decode_words, parse_mail
+from parsers.headertext import decode_words
+from parsers.mail import parse_mail
 
 SHANGHAI = timezone(timedelta(hours=8))
 DOCX = activity_docx(FormFill("定海路街道总工会", [["报告会", "报告会", "6月", "宣讲", "200"]]))

@@ -27,7 +27,8 @@ from formbot.samples import (
 from parsers.body import html_lines, text_lines
 from parsers.errors import ParseError
 from parsers.files import FileResult, read_attachment, read_file, sniff
-from parsers.mail import Envelope, decode_words, parse_mail
+from parsers.headertext import decode_words
+from parsers.mail import Envelope, parse_mail
 from parsers.names import safe_name
 from parsers.tnef import _mapi_properties, tnef_files
 from tests.fixtures.hostile import tnef, zipped
