@@ -24,7 +24,7 @@ dovecot-test: $(STAMP)
 # The whole default suite again, on PostgreSQL (bash .ci/install-postgres.sh first).
 PG_URL ?= postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot
 postgres-test: $(STAMP)
-	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser"
+	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser and not sqlite"
 
 browser-test: $(STAMP)
 	$(BIN)/pytest -q -m browser

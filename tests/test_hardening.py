@@ -17,7 +17,7 @@ from formbot.samples import FormFill, activity_docx, build_mail
 from store.leases import acquire, release
 from store.models import ActivityRow, FolderState, Message, Outgoing
 from tests.conftest import PASSWORD
-from tests.helpers import BOT, NOW, Bot, on_postgres, write_config
+from tests.helpers import BOT, NOW, Bot, write_config
 
 UNITS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
 
@@ -158,7 +158,7 @@ def test_passwords_never_reach_logs_database_or_raw_store(
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
 
 
-@pytest.mark.skipif(on_postgres(), reason="SQLite's online backup; PostgreSQL: test_postgres.py")
+@pytest.mark.sqlite  # SQLite's online backup; PostgreSQL's backup: test_postgres.py
 def test_backup_is_consistent_while_the_database_is_in_use(
     bot: Bot, servers: tuple[EmbeddedIMAP, EmbeddedSMTP], tmp_path: Path
 ) -> None:
