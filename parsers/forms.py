@@ -219,7 +219,26 @@ def read_forms(lines: list[Line]) -> list[FormData]:
             form.problems.append(Problem(NO_UNIT))
         if not form.rows:
             form.problems.append(Problem(EMPTY_FORM))
+        _check_dates_against_filled_on(form)
     return forms
+
+
+def _check_dates_against_filled_on(form: FormData) -> None:
+    """A founding date after the day the form was filled in is a slip (`2019年`, or a
+    two-digit year read into the wrong century): say so rather than store it unremarked.
+    Dates are compared at the precision both have (`2016` against `2018-06-10`)."""
+    if not form.filled_on:
+        return
+    for row in form.rows:
+        for spec_field in form.spec.data_fields:
+            value = row.values.get(spec_field.key) if spec_field.kind == "date" else None
+            if not isinstance(value, str):
+                continue
+            width = min(len(value), len(form.filled_on))
+            if value[:width] > form.filled_on[:width]:
+                row.problems.append(Problem(
+                    f"{value} 晚于填报日期 {form.filled_on}，请核对",
+                    row=row.seq, field=spec_field.label))
 
 
 _CONTINUED = re.compile(r"^(续表|[（(]续[）)]|续)")

@@ -751,3 +751,16 @@ def test_a_marker_in_a_number_date_or_leader_cell_of_a_real_row_reads_as_empty(
     written = "/" if mark == "／" else mark        # full-width `／` is normalised
     assert (row.raw["size"], row.raw["founded"]) == (written, written)
     assert row_problems(form) == []
+
+
+@pytest.mark.parametrize(("founded", "flagged"), [
+    ("2019年", True), ("49年", True), ("2018年7月", True),
+    ("2018年6月", False), ("2016年", False), ("98年", False)])
+def test_a_founding_date_after_the_day_the_form_was_filled_is_flagged(
+    founded: str, flagged: bool,
+) -> None:
+    fill = FormFill("殷行街道工会", [["助老服务队", "张三 主席", "30", founded, "助老", ""]],
+                    filled_on="2018年6月10日")
+    form = only_form("x.xlsx", volunteer_xlsx(fill))
+    later = [p for p in row_problems(form) if "晚于填报日期 2018-06-10" in p]
+    assert bool(later) is flagged
