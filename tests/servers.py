@@ -7,7 +7,6 @@ fixtures below. Tests that need Dovecot are marked `@pytest.mark.dovecot`; the d
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import os
 import pwd
@@ -18,7 +17,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -33,7 +31,6 @@ __all__ = [
     "Dovecot",
     "DovecotMissing",
     "MailboxServer",
-    "Trickle",
     "any_imap_server",
     "dovecot_server",
     "imap_server",
@@ -215,58 +212,6 @@ class Dovecot:
             greeting = stream.readline()
         if not greeting.startswith(b"* OK"):
             raise RuntimeError(f"dovecot greeted with {greeting!r}\n{self.log()}")
-
-
-class Trickle:
-    """A TCP relay in front of a server that hands the client the server's bytes one
-    segment each (TCP_NODELAY), so a client meets lines split wherever TCP may split
-    them, as over a slow link. The client's bytes pass through unchanged."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._listener = socket.create_server((LOOPBACK, 0))
-        self.host, self.port = LOOPBACK, self._listener.getsockname()[1]
-        self._open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._listener.close()
-        for sock in self._open:
-            sock.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            server = socket.create_connection(self._target)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._open += [client, server]
-            for source, sink, trickle in ((client, server, False), (server, client, True)):
-                threading.Thread(target=self._pump, args=(source, sink, trickle),
-                                 daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket, trickle: bool) -> None:
-        try:
-            while chunk := source.recv(65536):
-                if not trickle:
-                    sink.sendall(chunk)
-                    continue
-                for at in range(len(chunk)):
-                    sink.sendall(chunk[at:at + 1])
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
 
 
 def _render_config(root: Path, port: int) -> str:

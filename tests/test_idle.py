@@ -14,7 +14,7 @@ from formbot.worker import Worker
 from ingest.imap import ImapTarget, Mailbox
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, Bot, parse_sent, write_config
-from tests.servers import Trickle
+from tests.relay import Relay
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -29,7 +29,7 @@ def test_idle_wait_reads_lines_that_arrive_a_byte_at_a_time(
     servers: tuple[EmbeddedIMAP, EmbeddedSMTP],
 ) -> None:
     imap, _ = servers
-    with Trickle(imap.host, imap.port) as link, \
+    with Relay(imap.host, imap.port, trickle=True) as link, \
             Mailbox(ImapTarget(link.host, link.port, "plain", BOT, PASSWORD, timeout=10)) as box:
         box.idle_start()
         assert box.idle_wait(timeout=0) is False      # nothing has arrived
@@ -47,7 +47,7 @@ def test_the_worker_idles_through_a_link_that_splits_lines(
     imap, smtp = servers
     outages: list[str] = []
     sink = logger.add(lambda m: outages.append(m.record["message"]), level="WARNING")
-    with Trickle(imap.host, imap.port) as link:
+    with Relay(imap.host, imap.port, trickle=True) as link:
         bot = Bot.at(write_config(tmp_path, link, smtp, schedule={"poll_minutes": 600,
                                                                   "remind_time": "09:00"}))
         worker = Worker(bot.settings, engine=bot.engine,
