@@ -71,12 +71,19 @@ def test_a_whole_poll_over_implicit_tls(
     tls_front: Relay, servers: tuple[EmbeddedIMAP, EmbeddedSMTP], tmp_path: Path,
 ) -> None:
     imap, smtp = servers
-    bot = Bot.at(write_config(tmp_path, imap, smtp, mailbox__host=tls_front.host,
-                              mailbox__port=tls_front.port, mailbox__security="ssl"))
-    for n in (1, 2, 3):
-        imap.append(_mail(n))
-    report = bot.poll()
+    # smtp.126.com:465 is implicit TLS too. SSL_CERT_FILE trusts the IMAP relay's
+    # certificate (tls_front made it in tmp_path); the SMTP relay serves the same one.
+    context = server_context(tmp_path / "cert.pem", tmp_path / "key.pem")
+    with Relay(smtp.host, smtp.port, tls=context) as smtp_front:
+        bot = Bot.at(write_config(tmp_path, imap, smtp, mailbox__host=tls_front.host,
+                                  mailbox__port=tls_front.port, mailbox__security="ssl",
+                                  smtp__host=smtp_front.host, smtp__port=smtp_front.port,
+                                  smtp__security="ssl"))
+        for n in (1, 2, 3):
+            imap.append(_mail(n))
+        report = bot.poll()
     assert (report.processed, report.failed, report.receipts) == (3, 0, 3)
+    assert report.delivery.sent == 3
     sent = smtp.wait_for(3)
     assert {parse_sent(raw)["In-Reply-To"] for _, _, raw in sent} == {
         "<tls1@example.cn>", "<tls2@example.cn>", "<tls3@example.cn>"}
