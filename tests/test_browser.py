@@ -143,8 +143,10 @@ def test_admin_logs_in_assigns_a_mail_and_downloads_the_workbook(
     expect(page.locator("body")).to_contain_text("新江湾城社区")
     page.screenshot(path=SHOTS / "04-unmatched.png", full_page=True)
     page.get_by_label("这是哪个单位的？").select_option(label="新江湾城街道总工会")
+    page.get_by_label("记住发件地址").check()
     page.get_by_role("button", name="归入该单位并发回执").click()
     expect(page.get_by_role("status")).to_contain_text("已归入“新江湾城街道总工会”")
+    expect(page.get_by_role("status")).to_contain_text("的邮件将直接归入“新江湾城街道总工会”")
     expect(page.locator("body")).to_contain_text("没有待确认单位的邮件")
     page.screenshot(path=SHOTS / "05-assigned.png", full_page=True)
     assert len(console.smtp.wait_for(sent_before + 1)) == sent_before + 1
@@ -152,6 +154,7 @@ def test_admin_logs_in_assigns_a_mail_and_downloads_the_workbook(
     page.get_by_role("link", name="新江湾城街道总工会").first.click()
     expect(page.locator("body")).to_contain_text("工作人员人工归入")
     expect(page.locator("body")).to_contain_text("经工作人员核对")   # the new receipt's text
+    expect(page.locator("body")).to_contain_text("人工确认的发件地址")
     page.locator("details summary").last.click()
     page.screenshot(path=SHOTS / "05b-unit-assigned.png", full_page=True)
 
