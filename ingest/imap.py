@@ -251,8 +251,15 @@ class Mailbox:
         assert self.client is not None
         imap, sock = self.client._imap, self.client.socket()
         try:
-            if not _buffered(imap, sock) and not select.select([sock], [], [], timeout)[0]:
-                return False
+            if not _buffered(imap, sock):
+                if not _readable(sock, timeout):
+                    return False
+                if not _buffered(imap, sock):
+                    # Woken with no text to read: a TLS record carrying none, the start of
+                    # one still on its way, or the server hanging up.
+                    if _hung_up(sock):
+                        raise imaplib.IMAP4.abort("连接被服务器关闭")
+                    return False
             arrived = False
             while True:
                 line = _readline(imap)
@@ -285,6 +292,21 @@ def _readline(imap: imaplib.IMAP4) -> bytes:
     if not line:
         raise imaplib.IMAP4.abort("连接被服务器关闭")
     return line
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    poller = select.poll()  # not select(): that fails on descriptors above 1023
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+def _hung_up(sock: socket.socket) -> bool:
+    """End of stream at the TCP level (below TLS), seen without reading anything."""
+    with socket.fromfd(sock.fileno(), sock.family, sock.type) as raw:
+        try:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
 
 
 def _buffered(imap: imaplib.IMAP4, sock: socket.socket) -> bool:

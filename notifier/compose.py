@@ -48,11 +48,23 @@ class Composed:
 
 
 # CRLF line ends: smtplib sends bytes as they are, and servers read lines by CRLF.
-_WIRE = policy.compat32.clone(linesep="\r\n")
+# Folding at 75: the email package sizes encoded words by this length without counting
+# the header's name, and at its default of 78 writes 76-character words (RFC 2047: 75).
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=75)
 
 
 def _header(text: str) -> str | Header:
     return text if text.isascii() else Header(text, "utf-8")
+
+
+def _mailbox(name: str, address: str) -> str | Header:
+    """`Name <address>`; a Chinese name as encoded words of at most 75 characters each
+    (RFC 2047), which formataddr would write as one word however long the name."""
+    if name.isascii():
+        return formataddr((name, address))
+    header = Header(name, "utf-8")
+    header.append(f"<{address}>", "us-ascii")
+    return header
 
 
 def compose(
@@ -71,7 +83,7 @@ def compose(
     mail, and EmailMessage's header folding cost five times as much per message."""
     # base64: Chinese text in 8bit makes lines some servers refuse (RFC 5321 4.5.3.1.6).
     message = MIMEText(body, "plain", "utf-8")
-    message["From"] = formataddr((sender.name, sender.address), charset="utf-8")
+    message["From"] = _mailbox(sender.name, sender.address)
     message["To"] = ", ".join(to)
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(now)

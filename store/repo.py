@@ -214,7 +214,10 @@ def remember_sender(*, session: Session, address: str, unit_id: int, when: datet
         set_={k: v for k, v in values.items() if k != "address"}))
 
 
-def forget_sender(*, session: Session, address: str) -> bool:
+def forget_sender(*, session: Session, address: str, unit_id: int) -> bool:
+    """False when the address is not (or no longer) remembered for this unit: another
+    admin may have just given it to another unit, which this must not undo."""
     result = session.execute(delete(KnownSender).where(
-        KnownSender.address == address.strip().lower()))  # type: ignore[arg-type]
+        KnownSender.address == address.strip().lower(),  # type: ignore[arg-type]
+        KnownSender.unit_id == unit_id))  # type: ignore[arg-type]
     return bool(result.rowcount)  # type: ignore[attr-defined]

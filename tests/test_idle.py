@@ -6,11 +6,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from loguru import logger
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail
 from formbot.worker import Worker
+from ingest.errors import MailboxError
 from ingest.imap import ImapTarget, Mailbox
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, Bot, parse_sent, write_config
@@ -64,3 +66,17 @@ def test_the_worker_idles_through_a_link_that_splits_lines(
             worker.stop()
             logger.remove(sink)
     assert not [line for line in outages if "imap-idle" in line]
+
+
+def test_idle_wait_reports_a_server_that_hung_up() -> None:
+    imap = EmbeddedIMAP(user=BOT, password=PASSWORD).start()
+    box = Mailbox(ImapTarget(imap.host, imap.port, "plain", BOT, PASSWORD, timeout=10))
+    box.open()
+    try:
+        box.idle_start()
+        imap.stop()            # pymap says BYE and closes: the wait must not spin on EOF
+        with pytest.raises(MailboxError, match="连接被服务器关闭"):
+            for _ in range(5):
+                box.idle_wait(timeout=10)
+    finally:
+        box.close()

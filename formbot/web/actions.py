@@ -159,18 +159,16 @@ def _remember(session: Session, settings: Settings, address: str, unit: Unit,
 def forget_sender(*, engine: Engine, unit_id: int, address: str, now: datetime,
                   who: str) -> Outcome:
     """Undo a remembered address: its mail is matched by 填报单位 again."""
+    address = address.strip().lower()
     with Session(engine) as session:
-        known = [k for k in repo.known_senders(session=session)
-                 if k.address == address.strip().lower() and k.unit_id == unit_id]
-        if not known:
+        if not repo.forget_sender(session=session, address=address, unit_id=unit_id):
             raise FormbotError("这个地址已不在该单位的记住列表中，请刷新页面")
-        repo.forget_sender(session=session, address=address)
         unit = session.get(Unit, unit_id)
         name = unit.name if unit else str(unit_id)
         audit.record(session, at=now, who=who, action="forget-sender",
-                     detail=f"不再把 {known[0].address} 的邮件直接归入 {name}")
+                     detail=f"不再把 {address} 的邮件直接归入 {name}")
         session.commit()
-    return Outcome(f"已忘记 {known[0].address}：以后它的邮件按表中“填报单位”识别。")
+    return Outcome(f"已忘记 {address}：以后它的邮件按表中“填报单位”识别。")
 
 
 def _queue_assigned_receipt(session: Session, settings: Settings, message: Message,
