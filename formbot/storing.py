@@ -127,7 +127,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         )
     if unit is not None:
         touched |= {(form_unit.get(key, unit.id), key) for key in forms}  # type: ignore[misc]
-    for unit_id, form_key in touched:
+    for unit_id, form_key in sorted(touched):   # one lock order for every worker
         repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
     if dismissed:
         message.status, message.error = "ignored", None

@@ -27,6 +27,7 @@ from .models import (
 # per-statement work is most of their cost.
 SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
 MESSAGES = Message.__table__  # type: ignore[attr-defined]
+UNITS = Unit.__table__  # type: ignore[attr-defined]
 
 
 def all_units(*, session: Session, include_inactive: bool = False) -> list[Unit]:
@@ -167,6 +168,11 @@ def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
     reprocessing or parallel parsing cannot let an older one win. A form sent with no row
     filled in (the blank template by mistake, or tables quoted from the notice) neither
     counts as submitted nor wipes the rows the unit sent before."""
+    # Two workers storing for one unit at once (PostgreSQL: two mailboxes, or the console
+    # assigning while the poller stores) would each miss the other's uncommitted row and
+    # both leave theirs current. The unit's row lock makes the second wait and then see
+    # the first's. (SQLite has one writer at a time; there FOR UPDATE is left out.)
+    session.execute(select(UNITS.c.id).where(UNITS.c.id == unit_id).with_for_update())
     ours = (SUBMISSIONS.c.unit_id == unit_id) & (SUBMISSIONS.c.form == form)
     # "Later" is the order the mail reached the mailbox (message ids are given in UID
     # order as mail is fetched), not its Date header: an office PC whose clock runs a

@@ -15,15 +15,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import inspect, update
+from sqlalchemy import inspect, text, update
 from sqlmodel import Session, select
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail
+from store import repo
 from store.backup import backup_database
 from store.db import HEAD, current_revision, make_engine, open_database
 from store.leases import acquire
-from store.models import Message, Outgoing, Unit
+from store.models import Message, Outgoing, Submission, Unit
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, Bot, database_url, on_postgres, write_config
 
@@ -122,3 +123,53 @@ def test_backup_is_a_pg_dump_archive_of_every_table(tmp_path: Path) -> None:
         assert f"TABLE DATA public {table} " in listing, table
     password = os.environ.get("PGPASSWORD")
     assert password is None or password not in " ".join(map(str, [out, listing]))
+
+
+def test_two_workers_storing_for_one_unit_leave_one_current_version(tmp_path: Path) -> None:
+    """Two mailboxes' polls (or the console and the poller) storing forms of the same
+    unit at once: the later mail's version is current, and only it."""
+    engine = open_database(database_url(tmp_path))
+    when = datetime(2018, 6, 10, 10, 0, tzinfo=TZ)
+
+    def store(session: Session, message_ref: int) -> None:
+        repo.add_submission(session=session, rows=[], submission=Submission(
+            message_ref=message_ref, unit_id=unit_id, form="activity", received_at=when,
+            row_count=1))
+        repo.refresh_current(session=session, unit_id=unit_id, form="activity")
+
+    with Session(engine) as session:
+        unit = Unit(name="定海路街道总工会", aliases=[], emails=[])
+        messages = [Message(key=f"<m{i}@x>", sha256=f"{i:064x}", raw_path="/x", size=1,
+                            received_at=when) for i in range(3)]
+        session.add_all([unit, *messages])
+        session.flush()
+        unit_id, refs = unit.id, [m.id for m in messages]
+        store(session, refs[0])                      # the version both workers replace
+        session.commit()
+
+    first = Session(engine)
+    store(first, refs[1])                            # stored, not yet committed
+    second = threading.Thread(target=lambda: _store_and_commit(engine, store, refs[2]))
+    second.start()
+    with engine.connect() as watch:                  # until the second waits for a lock
+        waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND datname = current_database()")
+        for _ in range(10_000):
+            if watch.execute(waiting).scalar():
+                break
+            watch.rollback()                         # a fresh view of the activity table
+        else:
+            pytest.fail("the second worker never waited for the first")
+    first.commit()
+    first.close()
+    second.join(30)
+    with Session(engine) as session:
+        current = list(session.exec(select(Submission.message_ref).where(
+            Submission.current == True)))  # noqa: E712
+    assert current == [refs[2]]
+
+
+def _store_and_commit(engine: object, store: object, message_ref: int) -> None:
+    with Session(engine) as session:  # type: ignore[arg-type]
+        store(session, message_ref)  # type: ignore[operator]
+        session.commit()
