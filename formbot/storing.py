@@ -26,6 +26,7 @@ from .receipts import build_facts
 
 ADMIN = "admin"            # match_method of a mail the admin filed under a unit
 DISMISSED = "dismissed"    # outcome of a mail the admin set aside
+LEARNED = "learned"        # match_method: from an address the admin confirmed for the unit
 _CAMPAIGN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
 LINK_NOTE = ("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
              "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
@@ -37,28 +38,33 @@ class StoreContext:
 
     settings: Settings
     _units: list[UnitRef] | None = field(default=None, repr=False)
+    _learned: dict[str, int] = field(default_factory=dict, repr=False)
 
     def units(self, session: Session) -> list[UnitRef]:
-        """The units a mail may be filed under."""
+        """The units a mail may be filed under, each with its registered addresses."""
         return self._registry(session)
 
     def addresses(self, session: Session, unit_id: int) -> tuple[str, ...]:
-        """The unit's own addresses: whether a mail came from one is shown to the admin."""
-        return next((u.emails for u in self._registry(session) if u.id == unit_id), ())
+        """The unit's own addresses, registered or confirmed by the admin: whether a mail
+        came from one is shown to the admin."""
+        registered = next((u.emails for u in self._registry(session) if u.id == unit_id), ())
+        return (*registered, *(a for a, u in self._learned.items() if u == unit_id))
+
+    def learned_unit(self, session: Session, address: str) -> UnitRef | None:
+        """The unit the admin confirmed this sender for in the console, if any."""
+        units = self._registry(session)  # reads the confirmed addresses too
+        unit_id = self._learned.get(address.strip().lower())
+        return next((u for u in units if u.id == unit_id), None)
 
     def _registry(self, session: Session) -> list[UnitRef]:
-        """The active units, each answering to its registered addresses and to those the
-        admin confirmed for it in the console (a registered address wins a conflict)."""
         if self._units is None:
             units = repo.all_units(session=session)
-            registered = {e.lower() for u in units for e in u.emails}
-            learned: dict[int, list[str]] = {}
-            for known in repo.known_senders(session=session):
-                if known.address not in registered:
-                    learned.setdefault(known.unit_id, []).append(known.address)
-            self._units = [UnitRef(u.id, u.name, tuple(u.aliases),  # type: ignore[arg-type]
-                                   (*u.emails, *learned.get(u.id, ())))  # type: ignore[arg-type]
+            self._units = [UnitRef(u.id, u.name, tuple(u.aliases), tuple(u.emails))  # type: ignore[arg-type]
                            for u in units]
+            registered = {e.lower() for u in units for e in u.emails}
+            # A registered address belongs to the registry, whatever the admin once said.
+            self._learned = {k.address: k.unit_id for k in repo.known_senders(session=session)
+                             if k.address not in registered}
         return self._units
 
 
@@ -100,6 +106,11 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         match = None
     elif split:
         match = next(iter(split.values()))
+    elif match is None and not decided:
+        # Last: an address the admin confirmed for a unit. After the form's own 填报单位,
+        # since a clerk's private box may one day send another unit's forms.
+        learned = context.learned_unit(session, envelope.from_addr)
+        match = Match(learned, LEARNED) if learned else None
     unit = session.get(Unit, decided or match.unit.id) if (decided or match) else None  # type: ignore[union-attr]
     message.unit_id = unit.id if unit else None
     message.unit_text = unit_text

@@ -244,7 +244,16 @@ def test_assign_can_remember_the_sender_for_later_mail_until_forgotten(
 
     second = later(2)
     assert (second.unit_id, second.match_method, second.sender_matches_unit) == (
-        unit.id, "address", True)
+        unit.id, "learned", True)
+    # The form's own 填报单位 still comes first: the same box sending for another unit.
+    console.imap.append(build_mail(
+        from_addr="zhouhong@qq.example", to_addr=BOT, subject="代报", body="",
+        message_id="<kj-for-dh@example.cn>",
+        attachments=[("a.docx", activity_docx(FormFill("定海路街道总工会", ACTIVITY.rows)))]))
+    console.bot.poll()
+    for_dh = console.message("<kj-for-dh@example.cn>")
+    assert (for_dh.unit_id, for_dh.match_method, for_dh.sender_matches_unit) == (
+        console.unit("定海路街道总工会").id, "name", False)
     unit_page = console.client.get(f"/units/{unit.id}").text
     assert "人工确认的发件地址" in unit_page and "zhouhong@qq.example" in unit_page
     print_units(list_units(engine=console.bot.engine), known_senders(engine=console.bot.engine))

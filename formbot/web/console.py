@@ -37,7 +37,8 @@ OUTCOME = {"receipt": "已发回执", "receipt-already-sent": "回执此前已�
            "no-reply:not-about-campaign": "与本次报送无关，未回复",
            "no-reply:rate-limited": "同一发件人今天回复过多，未回复"}
 MATCH = {"address": "按登记邮箱", "name": "按“填报单位”名称", "alias": "按单位别名",
-         "fuzzy": "按相近的单位名称", "admin": "工作人员人工归入"}
+         "fuzzy": "按相近的单位名称", "admin": "工作人员人工归入",
+         "learned": "按人工确认的发件地址"}
 OUTBOX = {"pending": "等待发送", "sent": "已发出", "failed": "发送失败"}
 ACTION = {"login": "登录", "login-failed": "登录失败（密码错误）", "logout": "退出登录",
           "assign": "归入单位", "dismiss": "标记为无需处理", "retry": "重新处理",
