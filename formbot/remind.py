@@ -12,6 +12,7 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.reminders import due_slot, slot_label
 from parsers.specs import FORMS
+from store import repo
 from store.queries import unit_progress
 
 from .config import Settings
@@ -35,11 +36,17 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
         return report
     sender = Sender(settings.smtp.from_address, settings.smtp.from_name)
     with Session(engine) as session:
+        confirmed: dict[int, list[str]] = {}
+        for known in repo.known_senders(session=session):
+            confirmed.setdefault(known.unit_id, []).append(known.address)
         for item in unit_progress(session=session):
             missing = [spec.short for spec in FORMS if spec.key not in item.forms]
             if not missing:
                 continue
-            if not item.unit.emails:
+            # A unit with no registered address is reached at the ones the admin confirmed
+            # for it in the console, rather than not at all.
+            to = list(item.unit.emails) or confirmed.get(item.unit.id, [])  # type: ignore[arg-type]
+            if not to:
                 report.no_address.append(item.unit.name)
                 continue
             overdue = slot > 0
@@ -49,7 +56,7 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
                           mailbox=settings.mailbox.username, contact=campaign.contact)
             subject = (f"{'逾期未报' if overdue else '催报'}提醒（{slot_label(slot)}）："
                        f"{campaign.code} {'、'.join(missing)}")
-            mail = compose(kind="reminder", sender=sender, to=list(item.unit.emails),
+            mail = compose(kind="reminder", sender=sender, to=to,
                            subject=subject, body=body, now=now)
             # The unique key is the once-ever guarantee, across restarts and racing workers.
             if enqueue(session, kind="reminder", dedup_key=f"reminder:{item.unit.id}:{slot}",

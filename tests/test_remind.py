@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import Session, select
 
 from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
 from formbot.pipeline import smtp_target
@@ -15,6 +16,8 @@ from formbot.remind import queue_reminders
 from formbot.samples import activity_docx, build_mail, volunteer_docx
 from notifier.outbox import drain
 from notifier.reminders import due_slot
+from store import repo
+from store.models import Unit
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, VOLUNTEER, Bot, body_of, parse_sent, write_config
 
@@ -110,3 +113,20 @@ def test_remind_command_with_an_injected_clock(
     assert len(smtp.wait_for(3)) == 3
     bad = run("remind", "--config", str(config), "--now", "next tuesday", cwd=tmp_path)
     assert bad.returncode == 1 and "ISO-8601" in bad.stderr
+
+
+def test_a_unit_without_a_registered_address_is_reminded_at_one_the_admin_confirmed(
+    campaign: tuple[Bot, EmbeddedIMAP, EmbeddedSMTP],
+) -> None:
+    bot, _, smtp = campaign
+    bot.poll(at(7))
+    with Session(bot.engine) as session:
+        unit = session.exec(select(Unit).where(Unit.name == "区教育工会")).one()
+        repo.remember_sender(session=session, address="jy_clerk@qq.example", unit_id=unit.id,  # type: ignore[arg-type]
+                             when=at(7), who="admin", message_ref=None)
+        session.commit()
+    queued, no_address = remind(bot, at(8, 9, 5))
+    assert "区教育工会" in queued and no_address == []
+    to_clerk = [rcpts for _, rcpts, _ in smtp.wait_for(len(queued))
+                if rcpts == ["jy_clerk@qq.example"]]
+    assert len(to_clerk) == 1
