@@ -28,9 +28,10 @@ if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from formbot.samples import FormFill, both_docx, both_xlsx
-from parsers.convert import ColdConverter, WarmConverter
+from parsers.convert import ColdConverter
 from parsers.forms import read_forms
 from parsers.tables import Line, docx_lines, xlsx_lines
+from parsers.warm import WarmConverter
 from parsers.xls import xls_lines
 
 TARGET_RATIO = 3.0

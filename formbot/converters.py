@@ -7,7 +7,8 @@ from types import TracebackType
 
 from loguru import logger
 
-from parsers.convert import NO_OFFICE, ConversionError, WarmConverter
+from parsers.convert import NO_OFFICE, ConversionError
+from parsers.warm import WarmConverter
 
 
 class LazyConverter:

@@ -28,13 +28,13 @@ from parsers.convert import (
     OLE_MAGIC,
     ColdConverter,
     ConversionError,
-    WarmConverter,
     legacy_kind,
     legacy_lines,
 )
 from parsers.errors import ParseError
 from parsers.forms import FormData, read_forms
 from parsers.tables import docx_lines, xlsx_lines
+from parsers.warm import WarmConverter
 from parsers.xls import xls_lines
 from tests.fixtures import two_row
 
