@@ -138,8 +138,11 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         )
     if unit is not None:
         touched |= {(form_unit.get(key, unit.id), key) for key in forms}  # type: ignore[misc]
-    for unit_id, form_key in sorted(touched):   # one lock order for every worker
-        repo.refresh_current(session=session, unit_id=unit_id, form=form_key)
+    by_unit: dict[int, set[str]] = {}
+    for unit_id, form_key in touched:
+        by_unit.setdefault(unit_id, set()).add(form_key)
+    for unit_id in sorted(by_unit):              # one lock order for every worker
+        repo.refresh_current(session=session, unit_id=unit_id, forms=by_unit[unit_id])
     if dismissed:
         message.status, message.error = "ignored", None
         message.attempts += 1

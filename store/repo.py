@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -163,28 +163,29 @@ def add_submission(*, session: Session, submission: Submission,
     return submission_id
 
 
-def refresh_current(*, session: Session, unit_id: int, form: str) -> None:
-    """The latest submission with rows per (unit, form) is current; order-independent, so
-    reprocessing or parallel parsing cannot let an older one win. A form sent with no row
-    filled in (the blank template by mistake, or tables quoted from the notice) neither
-    counts as submitted nor wipes the rows the unit sent before."""
+def refresh_current(*, session: Session, unit_id: int, forms: Collection[str]) -> None:
+    """For each of the unit's `forms`, the latest submission with rows is current;
+    order-independent, so reprocessing or parallel parsing cannot let an older one win.
+    A form sent with no row filled in (the blank template by mistake, or tables quoted
+    from the notice) neither counts as submitted nor wipes the rows the unit sent before."""
     # Two workers storing for one unit at once (PostgreSQL: two mailboxes, or the console
     # assigning while the poller stores) would each miss the other's uncommitted row and
     # both leave theirs current. The unit's row lock makes the second wait and then see
     # the first's. (SQLite has one writer at a time; there FOR UPDATE is left out.)
     session.execute(select(UNITS.c.id).where(UNITS.c.id == unit_id).with_for_update())
-    ours = (SUBMISSIONS.c.unit_id == unit_id) & (SUBMISSIONS.c.form == form)
-    # "Later" is the order the mail reached the mailbox (message ids are given in UID
-    # order as mail is fetched), not its Date header: an office PC whose clock runs a
-    # day slow must not let the original beat its correction.
-    latest = (select(SUBMISSIONS.c.id).where(ours, SUBMISSIONS.c.row_count > 0)
-              .order_by(SUBMISSIONS.c.message_ref.desc(), SUBMISSIONS.c.id.desc())
-              .limit(1).scalar_subquery())
-    # One statement: each of the pair's submissions set to whether it is the latest,
-    # touching only those that change. (No filled one: `id = NULL` is NULL, so false.)
-    should = func.coalesce(SUBMISSIONS.c.id == latest, False)
-    session.execute(update(SUBMISSIONS).where(ours, SUBMISSIONS.c.current != should)
-                    .values(current=should))
+    for form in sorted(forms):
+        ours = (SUBMISSIONS.c.unit_id == unit_id) & (SUBMISSIONS.c.form == form)
+        # "Later" is the order the mail reached the mailbox (message ids are given in UID
+        # order as mail is fetched), not its Date header: an office PC whose clock runs a
+        # day slow must not let the original beat its correction.
+        latest = (select(SUBMISSIONS.c.id).where(ours, SUBMISSIONS.c.row_count > 0)
+                  .order_by(SUBMISSIONS.c.message_ref.desc(), SUBMISSIONS.c.id.desc())
+                  .limit(1).scalar_subquery())
+        # One statement per form: each submission set to whether it is the latest, touching
+        # only those that change. (No filled one: `id = NULL` is NULL, so false.)
+        should = func.coalesce(SUBMISSIONS.c.id == latest, False)
+        session.execute(update(SUBMISSIONS).where(ours, SUBMISSIONS.c.current != should)
+                        .values(current=should))
 
 
 def current_forms(*, session: Session, unit_id: int) -> set[str]:

@@ -135,7 +135,7 @@ def test_two_workers_storing_for_one_unit_leave_one_current_version(tmp_path: Pa
         repo.add_submission(session=session, rows=[], submission=Submission(
             message_ref=message_ref, unit_id=unit_id, form="activity", received_at=when,
             row_count=1))
-        repo.refresh_current(session=session, unit_id=unit_id, form="activity")
+        repo.refresh_current(session=session, unit_id=unit_id, forms={"activity"})
 
     with Session(engine) as session:
         unit = Unit(name="定海路街道总工会", aliases=[], emails=[])
