@@ -17,7 +17,8 @@ import re
 import select
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,20 +183,28 @@ class Mailbox:
         tag = b"FB%d" % next(_tags)  # imaplib's own tags are letters then digits: no clash
         wanted = ",".join(str(uid) for uid in uids).encode("ascii")
         kept: dict[int, KeptRaw] = {}
-        try:
-            imap.send(tag + b" UID FETCH " + wanted + b" (BODY.PEEK[])\r\n")
-            while True:
-                line = _readline(imap)
-                if line.startswith(tag + b" "):
-                    status, _, text = line[len(tag) + 1:].partition(b" ")
-                    if status.upper() != b"OK":
-                        raise MailboxError(f"邮箱服务器 {self.target.host} 拒绝取信："
-                                           f"{text.decode('ascii', 'replace').strip()}")
-                    break
-                if line.startswith(b"* "):
-                    kept.update(_untagged_to_disk(imap, line, data_dir))
-        except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"邮箱服务器 {self.target.host} 出错：{_reason(exc)}") from None
+        # Each message's fsync and rename run on a thread while the next one streams in;
+        # all have returned before this does, so nothing is recorded before it is on disk.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="raw-fsync") as settling:
+            settled: list[Future[None]] = []
+            try:
+                imap.send(tag + b" UID FETCH " + wanted + b" (BODY.PEEK[])\r\n")
+                while True:
+                    line = _readline(imap)
+                    if line.startswith(tag + b" "):
+                        status, _, text = line[len(tag) + 1:].partition(b" ")
+                        if status.upper() != b"OK":
+                            raise MailboxError(f"邮箱服务器 {self.target.host} 拒绝取信："
+                                               f"{text.decode('ascii', 'replace').strip()}")
+                        break
+                    if line.startswith(b"* "):
+                        kept.update(_untagged_to_disk(imap, line, data_dir,
+                                                      lambda job: settled.append(
+                                                          settling.submit(job))))
+            except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
+                raise MailboxError(f"邮箱服务器 {self.target.host} 出错：{_reason(exc)}") from None
+            for done in settled:
+                done.result()  # a disk error is raised as itself, not as the server's
         return sorted(kept.items())
 
     def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, str]:
@@ -322,8 +331,13 @@ def _buffered(imap: imaplib.IMAP4, sock: socket.socket) -> bool:
         sock.settimeout(previous)
 
 
-def _untagged_to_disk(imap: imaplib.IMAP4, line: bytes,
-                      data_dir: Path) -> dict[int, KeptRaw]:
+def _at_once(job: Callable[[], None]) -> None:
+    job()
+
+
+def _untagged_to_disk(imap: imaplib.IMAP4, line: bytes, data_dir: Path,
+                      settle: Callable[[Callable[[], None]], None] = _at_once,
+                      ) -> dict[int, KeptRaw]:
     """Read one untagged response (and its literals); a FETCH's BODY[] goes to the raw store.
 
     The response is handed to imapclient's parser as imaplib would have, with each body
@@ -352,7 +366,8 @@ def _untagged_to_disk(imap: imaplib.IMAP4, line: bytes,
                     sink.write(chunk)
                     left -= len(chunk)
                 marker = b"\0formbot-kept-%d" % len(bodies)
-                bodies[marker] = sink.finish()
+                bodies[marker], job = sink.seal()
+                settle(job)
             # The parser checks a literal's size: announce the marker's, not the body's.
             text = text[:text.rindex(b"{")] + b"{%d}" % len(marker)
             parts.append((text, marker))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -48,25 +49,36 @@ class RawSink:
         self.size += len(chunk)
 
     def finish(self) -> KeptRaw:
+        kept, settle = self.seal()
+        settle()
+        return kept
+
+    def seal(self) -> tuple[KeptRaw, Callable[[], None]]:
+        """All bytes are in: where the message will be, and the step that puts it there
+        (fsync, then rename). That step may run on another thread while the next message
+        streams in; nothing may record the message before it has returned."""
         assert self._file is not None, "RawSink already finished"
         handle, self._file = self._file, None
-        try:
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-            digest = self._hash.hexdigest()
-            folder = self.root / digest[:2]
-            path = folder / f"{digest}.eml"
-            if path.exists():
+        digest = self._hash.hexdigest()
+        folder = self.root / digest[:2]
+        path = folder / f"{digest}.eml"
+
+        def settle() -> None:
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())   # before the rename: a name never holds less
+                handle.close()
+                if path.exists():
+                    self._tmp.unlink(missing_ok=True)
+                else:
+                    _private_dirs(folder)
+                    os.replace(self._tmp, path)
+            except BaseException:
+                handle.close()
                 self._tmp.unlink(missing_ok=True)
-            else:
-                _private_dirs(folder)
-                os.replace(self._tmp, path)
-        except BaseException:
-            handle.close()
-            self._tmp.unlink(missing_ok=True)
-            raise
-        return KeptRaw(path, digest, self.size)
+                raise
+
+        return KeptRaw(path, digest, self.size), settle
 
     def discard(self) -> None:
         handle, self._file = self._file, None
