@@ -22,11 +22,11 @@ from .console import (
     print_status,
     progress_bar,
 )
+from .demomail import DEMO_UNITS, demo_mailbox
 from .embedded import EmbeddedIMAP, EmbeddedSMTP
 from .logs import setup_logging
 from .remind import queue_reminders
 from .reports import status_data, write_export
-from .samples import DEMO_UNITS, demo_mailbox
 
 BOT = "qzxjb2008@126.com"
 PASSWORD = "demo-password"   # only the embedded servers on 127.0.0.1 know it

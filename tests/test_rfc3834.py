@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from formbot.samples import build_mail, demo_mailbox
+from formbot.demomail import demo_mailbox
+from formbot.samples import build_mail
 from notifier.rfc3834 import reason_not_to_answer
 from parsers.mail import parse_mail
 

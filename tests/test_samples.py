@@ -11,10 +11,10 @@ import pytest
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 
+from formbot.demomail import DEMO_UNITS, demo_mailbox
 from formbot.samples import (
     ACTIVITY_HEADERS,
     ACTIVITY_TITLE,
-    DEMO_UNITS,
     FILENAME_STYLES,
     NOTE,
     TRANSFER_ENCODINGS,
@@ -27,7 +27,6 @@ from formbot.samples import (
     both_xlsx,
     build_mail,
     content_type_for,
-    demo_mailbox,
     volunteer_docx,
     volunteer_xlsx,
 )
