@@ -54,6 +54,9 @@ _WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=75)
 
 
 def _header(text: str) -> str | Header:
+    # A subject quoted from a stranger's mail may carry line breaks (an encoded word can
+    # hold any bytes): as one line, they can never start a header of their own.
+    text = " ".join(text.splitlines())
     return text if text.isascii() else Header(text, "utf-8")
 
 

@@ -34,3 +34,11 @@ def test_headers_stay_within_the_limits_and_decode_back(name: str) -> None:
     assert str(sent["Subject"]) == LONG_SUBJECT == mail.subject
     assert sent.get_body(preferencelist=("plain",)).get_content() == "您好！\n已收到。\n"
     assert mail.recipients == ["dhjd_gh@example.cn"]
+
+
+@pytest.mark.parametrize("subject", ["Re: x\r\nBcc: victim@example.org", "回执：x\nBcc: v@e.org"])
+def test_a_line_break_in_a_quoted_subject_never_becomes_a_header(subject: str) -> None:
+    mail = compose(kind="receipt", sender=Sender("qzxjb2008@126.com", "区总工会"),
+                   to=["dhjd_gh@example.cn"], subject=subject, body="x\n", now=NOW)
+    sent = parse_sent(mail.raw)
+    assert sent["Bcc"] is None and "Bcc" in str(sent["Subject"])
