@@ -53,10 +53,14 @@ class Composed:
 _WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=75)
 
 
+def _one_line(text: str) -> str:
+    # Text from a stranger's mail (a subject, an address, a Message-ID) may carry line
+    # breaks (an encoded word can hold any bytes): on one line they never start a header.
+    return " ".join(text.splitlines())
+
+
 def _header(text: str) -> str | Header:
-    # A subject quoted from a stranger's mail may carry line breaks (an encoded word can
-    # hold any bytes): as one line, they can never start a header of their own.
-    text = " ".join(text.splitlines())
+    text = _one_line(text)
     return text if text.isascii() else Header(text, "utf-8")
 
 
@@ -87,7 +91,7 @@ def compose(
     # base64: Chinese text in 8bit makes lines some servers refuse (RFC 5321 4.5.3.1.6).
     message = MIMEText(body, "plain", "utf-8")
     message["From"] = _mailbox(sender.name, sender.address)
-    message["To"] = ", ".join(to)
+    message["To"] = _one_line(", ".join(to))
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=f"formbot.{kind}",
@@ -97,6 +101,6 @@ def compose(
     # Outlook/Exchange honour this one instead of Auto-Submitted.
     message["X-Auto-Response-Suppress"] = "All"
     if in_reply_to:
-        message["In-Reply-To"] = in_reply_to
-        message["References"] = in_reply_to
+        message["In-Reply-To"] = _one_line(in_reply_to)
+        message["References"] = _one_line(in_reply_to)
     return Composed(raw=message.as_bytes(policy=_WIRE), subject=subject, recipients=list(to))

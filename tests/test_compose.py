@@ -39,6 +39,8 @@ def test_headers_stay_within_the_limits_and_decode_back(name: str) -> None:
 @pytest.mark.parametrize("subject", ["Re: x\r\nBcc: victim@example.org", "回执：x\nBcc: v@e.org"])
 def test_a_line_break_in_a_quoted_subject_never_becomes_a_header(subject: str) -> None:
     mail = compose(kind="receipt", sender=Sender("qzxjb2008@126.com", "区总工会"),
-                   to=["dhjd_gh@example.cn"], subject=subject, body="x\n", now=NOW)
+                   to=["dhjd_gh@example.cn"], subject=subject, body="x\n", now=NOW,
+                   in_reply_to="<m1@example.cn>\r\nCc: other@example.org")
     sent = parse_sent(mail.raw)
     assert sent["Bcc"] is None and "Bcc" in str(sent["Subject"])
+    assert sent["Cc"] is None and sent["In-Reply-To"].startswith("<m1@example.cn>")
