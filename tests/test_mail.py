@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
+from formbot.demomail import demo_mailbox
 from formbot.samples import (
     FILENAME_STYLES,
     TRANSFER_ENCODINGS,
@@ -22,7 +23,6 @@ from formbot.samples import (
     activity_docx,
     activity_xlsx,
     build_mail,
-    demo_mailbox,
 )
 from parsers.headertext import decode_words
 from parsers.mail import parse_mail
