@@ -100,8 +100,5 @@ def list_units(*, engine: Engine) -> list[Unit]:
 
 def known_senders(*, engine: Engine) -> dict[int, list[str]]:
     """Per unit id, the addresses the admin confirmed for it in the console."""
-    found: dict[int, list[str]] = {}
     with Session(engine) as session:
-        for known in repo.known_senders(session=session):
-            found.setdefault(known.unit_id, []).append(known.address)
-    return found
+        return repo.confirmed_addresses(session=session)

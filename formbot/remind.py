@@ -36,9 +36,7 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
         return report
     sender = Sender(settings.smtp.from_address, settings.smtp.from_name)
     with Session(engine) as session:
-        confirmed: dict[int, list[str]] = {}
-        for known in repo.known_senders(session=session):
-            confirmed.setdefault(known.unit_id, []).append(known.address)
+        confirmed = repo.confirmed_addresses(session=session)
         for item in unit_progress(session=session):
             missing = [spec.short for spec in FORMS if spec.key not in item.forms]
             if not missing:

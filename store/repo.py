@@ -210,6 +210,14 @@ def known_senders(*, session: Session) -> list[KnownSender]:
     return list(session.exec(select(KnownSender).order_by(KnownSender.address)))  # type: ignore[arg-type]
 
 
+def confirmed_addresses(*, session: Session) -> dict[int, list[str]]:
+    """Per unit id, the addresses the admin confirmed for it in the console."""
+    found: dict[int, list[str]] = {}
+    for known in known_senders(session=session):
+        found.setdefault(known.unit_id, []).append(known.address)
+    return found
+
+
 def remember_sender(*, session: Session, address: str, unit_id: int, when: datetime, who: str,
                     message_ref: int | None) -> None:
     """Later mail from `address` is `unit_id`'s; a second decision replaces the first."""

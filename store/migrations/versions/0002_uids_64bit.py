@@ -19,19 +19,18 @@ depends_on = None
 _COLUMNS = {"folderstate": ("uidvalidity", "last_uid"), "mailboxcopy": ("uidvalidity", "uid")}
 
 
-def upgrade() -> None:
+def _retype(new: sa.types.TypeEngine, old: sa.types.TypeEngine) -> None:
     if op.get_bind().dialect.name == "sqlite":
         return
     for table, columns in _COLUMNS.items():
         for column in columns:
-            op.alter_column(table, column, type_=sa.BigInteger(), existing_type=sa.Integer(),
+            op.alter_column(table, column, type_=new, existing_type=old,
                             existing_nullable=False)
+
+
+def upgrade() -> None:
+    _retype(sa.BigInteger(), sa.Integer())
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        return
-    for table, columns in _COLUMNS.items():
-        for column in columns:
-            op.alter_column(table, column, type_=sa.Integer(), existing_type=sa.BigInteger(),
-                            existing_nullable=False)
+    _retype(sa.Integer(), sa.BigInteger())
