@@ -26,6 +26,21 @@ def _config_option(func: F) -> F:
     )(func)
 
 
+def _campaign_option(func: F) -> F:
+    return click.option(
+        "--campaign", "campaign", default=None, metavar="CODE",
+        help="配置中有多个活动（campaigns:）时选哪一个：活动编号或其中一段，"
+             "例如 2019；默认为 campaign: 那一个",
+    )(func)
+
+
+def _campaigns_option(func: F) -> F:
+    return click.option(
+        "--campaign", "campaign", default=None, metavar="CODE",
+        help="只处理这一个活动（活动编号或其中一段）；默认处理配置中的全部活动",
+    )(func)
+
+
 def _now_option(func: F) -> F:
     return click.option(
         "--now", "now_text", default=None, metavar="ISO-8601",
@@ -73,19 +88,37 @@ def _parse_now(text: str | None, zone: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def _context(config_path: str | None, verbose: bool = False) -> tuple[Any, Any]:
+def _contexts(config_path: str | None, campaign: str | None = None, *,
+              every: bool = False, verbose: bool = False) -> list[tuple[Any, Any]]:
+    """(settings, engine) of the campaign `--campaign` names (default: `campaign:`), or
+    with `every`, of each campaign in the config unless `--campaign` narrows it."""
     from store.db import open_database
 
-    from .config import load_settings
+    from .config import load_config
     from .logs import setup_logging
     from .registry import sync_registry
 
     os.umask(0o077)  # raw mail, the database and logs hold units' contacts: owner only
-    settings = load_settings(config_path)
-    setup_logging(settings.data_dir, verbose=verbose)
-    engine = open_database(settings.database)
-    sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
-    return settings, engine
+    config = load_config(config_path)
+    setup_logging(config.primary.data_dir, verbose=verbose)
+    chosen = config.chosen(campaign) if every else [config.select(campaign)]
+    pairs = []
+    for settings in chosen:
+        engine = open_database(settings.database)
+        sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
+        pairs.append((settings, engine))
+    return pairs
+
+
+def _context(config_path: str | None, campaign: str | None = None,
+             verbose: bool = False) -> tuple[Any, Any]:
+    return _contexts(config_path, campaign, verbose=verbose)[0]
+
+
+def _heading(settings: Any, pairs: list[tuple[Any, Any]]) -> None:
+    """With several campaigns, each one's output starts with its name."""
+    if len(pairs) > 1:
+        click.echo(f"\n【{settings.campaign.code}】{settings.campaign.title}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,28 +129,35 @@ def main() -> None:
 
 @main.command()
 @_config_option
+@_campaigns_option
 @_now_option
 @click.option("-v", "--verbose", is_flag=True, help="在终端显示每封邮件的处理日志")
 @_friendly
-def poll(config_path: str | None, now_text: str | None, verbose: bool) -> None:
+def poll(config_path: str | None, campaign: str | None, now_text: str | None,
+         verbose: bool) -> None:
     """收一次邮件：保存原件、读取表格、入库、发送回执。"""
     from . import pipeline
     from .console import print_poll_report, progress_bar
 
-    settings, engine = _context(config_path, verbose)
-    now = _parse_now(now_text, settings.campaign.zone)
-    with progress_bar("收取邮件") as advance:
-        report = pipeline.run_once(settings, engine=engine, now=now, progress=advance)
-    print_poll_report(report)
-    if report.delivery.errors:
+    pairs = _contexts(config_path, campaign, every=True, verbose=verbose)
+    undelivered = False
+    for settings, engine in pairs:
+        _heading(settings, pairs)
+        now = _parse_now(now_text, settings.campaign.zone)
+        with progress_bar("收取邮件") as advance:
+            report = pipeline.run_once(settings, engine=engine, now=now, progress=advance)
+        print_poll_report(report)
+        undelivered = undelivered or bool(report.delivery.errors)
+    if undelivered:
         sys.exit(3)
 
 
 @main.command()
 @_config_option
+@_campaigns_option
 @_now_option
 @_friendly
-def remind(config_path: str | None, now_text: str | None) -> None:
+def remind(config_path: str | None, campaign: str | None, now_text: str | None) -> None:
     """发送此刻到期的催报邮件；每个单位每个提醒节点最多一次。"""
     from notifier.outbox import drain
 
@@ -125,27 +165,40 @@ def remind(config_path: str | None, now_text: str | None) -> None:
     from .pipeline import smtp_target
     from .remind import queue_reminders
 
-    settings, engine = _context(config_path)
-    now = _parse_now(now_text, settings.campaign.zone)
-    report = queue_reminders(settings, engine=engine, now=now)
-    delivery = drain(engine, smtp_target(settings), now=now, sender=settings.smtp.from_address)
-    print_remind_report(report, delivery)
-    if delivery.errors:
+    pairs = _contexts(config_path, campaign, every=True)
+    undelivered = False
+    for settings, engine in pairs:
+        _heading(settings, pairs)
+        now = _parse_now(now_text, settings.campaign.zone)
+        report = queue_reminders(settings, engine=engine, now=now)
+        delivery = drain(engine, smtp_target(settings), now=now,
+                         sender=settings.smtp.from_address)
+        print_remind_report(report, delivery)
+        undelivered = undelivered or bool(delivery.errors)
+    if undelivered:
         sys.exit(3)
 
 
 @main.command()
 @_config_option
+@_campaigns_option
 @click.option("-v", "--verbose", is_flag=True, help="在终端显示每封邮件的处理日志")
 @_friendly
-def run(config_path: str | None, verbose: bool) -> None:
+def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
     """长期运行：定时收信（支持 IDLE 即时收信），每天定时催报和汇总；Ctrl-C 或 SIGTERM 停止。"""
-    from .worker import Worker
+    import threading
 
-    settings, engine = _context(config_path, verbose)
-    click.echo(f"formbot 已启动：每 {settings.schedule.poll_minutes} 分钟收信，"
-               f"每天 {settings.schedule.remind_time} 催报。按 Ctrl-C 停止。")
-    Worker(settings, engine=engine).run_forever()
+    from .worker import Worker, run_forever
+
+    pairs = _contexts(config_path, campaign, every=True, verbose=verbose)
+    stopping = threading.Event()  # one Ctrl-C stops every campaign's worker
+    workers = [Worker(settings, engine=engine, stopping=stopping) for settings, engine in pairs]
+    for settings, _ in pairs:
+        name = f"【{settings.campaign.code}】" if len(pairs) > 1 else ""
+        click.echo(f"formbot 已启动{name}：每 {settings.schedule.poll_minutes} 分钟收信，"
+                   f"每天 {settings.schedule.remind_time} 催报。")
+    click.echo("按 Ctrl-C 停止。")
+    run_forever(workers)
     click.echo("formbot 已停止。")
 
 
@@ -155,20 +208,22 @@ def run(config_path: str | None, verbose: bool) -> None:
               help="心跳超过多少分钟算异常（默认 3 个收信周期）")
 @_friendly
 def health(config_path: str | None, max_age: int | None) -> None:
-    """容器健康检查：worker 最近是否成功收过信。"""
-    from .config import load_settings
+    """容器健康检查：worker 最近是否成功收过信（有多个活动时，每个活动都要正常）。"""
+    from .config import load_config
 
-    settings = load_settings(config_path)
-    beat = Path(settings.data_dir) / "worker.heartbeat"
-    limit = max_age or settings.schedule.poll_minutes * 3 + 1
-    if not beat.is_file():
-        click.echo("还没有成功收过信", err=True)
-        sys.exit(1)
-    age = (datetime.now().timestamp() - beat.stat().st_mtime) / 60
-    if age > limit:
-        click.echo(f"已有 {age:.0f} 分钟没有成功收信（上限 {limit} 分钟）", err=True)
-        sys.exit(1)
-    click.echo(f"正常：{age:.1f} 分钟前成功收信")
+    campaigns = load_config(config_path).campaigns
+    for settings in campaigns:
+        name = f"【{settings.campaign.code}】" if len(campaigns) > 1 else ""
+        beat = Path(settings.data_dir) / "worker.heartbeat"
+        limit = max_age or settings.schedule.poll_minutes * 3 + 1
+        if not beat.is_file():
+            click.echo(f"{name}还没有成功收过信", err=True)
+            sys.exit(1)
+        age = (datetime.now().timestamp() - beat.stat().st_mtime) / 60
+        if age > limit:
+            click.echo(f"{name}已有 {age:.0f} 分钟没有成功收信（上限 {limit} 分钟）", err=True)
+            sys.exit(1)
+        click.echo(f"{name}正常：{age:.1f} 分钟前成功收信")
 
 
 @main.group()
@@ -178,13 +233,14 @@ def units() -> None:
 
 @units.command("import")
 @_config_option
+@_campaign_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_friendly
-def units_import(config_path: str | None, file: Path) -> None:
+def units_import(config_path: str | None, campaign: str | None, file: Path) -> None:
     """从 .xlsx 或 .csv 导入单位名单（列：单位名称、别名、邮箱）。"""
     from .registry import import_units
 
-    settings, engine = _context(config_path)
+    settings, engine = _context(config_path, campaign)
     added, updated, overridden = import_units(settings, engine=engine, path=file)
     click.echo(f"已导入 {file.name}：新增 {added} 个单位，更新 {updated} 个。")
     if overridden:
@@ -194,26 +250,28 @@ def units_import(config_path: str | None, file: Path) -> None:
 
 @units.command("list")
 @_config_option
+@_campaign_option
 @_friendly
-def units_list(config_path: str | None) -> None:
+def units_list(config_path: str | None, campaign: str | None) -> None:
     """列出所有单位、别名、登记邮箱和来源。"""
     from .console import print_units
     from .registry import known_senders, list_units
 
-    _, engine = _context(config_path)
+    _, engine = _context(config_path, campaign)
     print_units(list_units(engine=engine), known_senders(engine=engine))
 
 
 @main.command()
 @_config_option
+@_campaign_option
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（见 CONTRACT.md）")
 @_friendly
-def status(config_path: str | None, as_json: bool) -> None:
+def status(config_path: str | None, campaign: str | None, as_json: bool) -> None:
     """各单位提交情况、未匹配和处理失败的邮件。"""
     from .console import print_status
     from .reports import status_data
 
-    settings, engine = _context(config_path)
+    settings, engine = _context(config_path, campaign)
     data = status_data(settings, engine=engine, sender_check=not as_json)
     if as_json:
         import json
@@ -221,18 +279,31 @@ def status(config_path: str | None, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print_status(data)
+        _other_campaigns(config_path, settings)
+
+
+def _other_campaigns(config_path: str | None, shown: Any) -> None:
+    """Under a campaign's report, name the config's other campaigns and how to see them."""
+    from .config import load_config
+
+    others = [s.campaign.code for s in load_config(config_path).campaigns if s is not shown
+              and s.campaign.code != shown.campaign.code]
+    if others:
+        click.echo(f"\n配置中另有 {len(others)} 个活动：{'、'.join(others)}"
+                   f"（用 --campaign 编号 查看）")
 
 
 @main.command()
 @_config_option
+@_campaign_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="汇总表保存到哪里，例如 汇总.xlsx")
 @_friendly
-def export(config_path: str | None, out: Path) -> None:
+def export(config_path: str | None, campaign: str | None, out: Path) -> None:
     """导出汇总表（每个单位每张表以最后一次提交为准）。"""
     from .reports import write_export
 
-    settings, engine = _context(config_path)
+    settings, engine = _context(config_path, campaign)
     counts = write_export(settings, engine=engine, out=out)
     summary = "，".join(f"{name} {n} 行" for name, n in counts.items())
     click.echo(f"已导出 {out}：{summary}")
@@ -240,12 +311,13 @@ def export(config_path: str | None, out: Path) -> None:
 
 @main.command()
 @_config_option
+@_campaign_option
 @_now_option
 @click.option("--all", "all_messages", is_flag=True, help="重新解析全部保存的邮件")
 @click.argument("message_ids", nargs=-1)
 @_friendly
-def reprocess(config_path: str | None, now_text: str | None, all_messages: bool,
-              message_ids: tuple[str, ...]) -> None:
+def reprocess(config_path: str | None, campaign: str | None, now_text: str | None,
+              all_messages: bool, message_ids: tuple[str, ...]) -> None:
     """按保存的原始邮件重新解析（解析程序更新后用）；不会重复入库或重复发回执。"""
     from parsers.errors import FormbotError
 
@@ -254,7 +326,7 @@ def reprocess(config_path: str | None, now_text: str | None, all_messages: bool,
 
     if all_messages == bool(message_ids):
         raise FormbotError("请指定 --all（全部邮件）或一个或多个 Message-ID")
-    settings, engine = _context(config_path)
+    settings, engine = _context(config_path, campaign)
     now = _parse_now(now_text, settings.campaign.zone)
     with progress_bar("重新解析") as advance:
         report = pipeline.reprocess(settings, engine=engine, now=now,
@@ -269,10 +341,11 @@ def db() -> None:
 
 @db.command("copy")
 @_config_option
+@_campaign_option
 @click.option("--to", "target_url", required=True, metavar="URL",
               help="新的空数据库，例如 postgresql+psycopg://formbot@主机/formbot")
 @_friendly
-def db_copy(config_path: str | None, target_url: str) -> None:
+def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> None:
     """把全部数据复制到一个新的空数据库（原数据库不变），之后把 database 配置改成新地址。"""
     from contextlib import ExitStack
 
@@ -283,7 +356,7 @@ def db_copy(config_path: str | None, target_url: str) -> None:
 
     from . import pipeline
 
-    settings, engine = _context(config_path)
+    settings, engine = _context(config_path, campaign)
     with ExitStack() as stack:
         # Holding every lease the worker takes: no mail is stored or sent mid-copy, so
         # the new database is the whole old one, not a snapshot missing the last minute.
@@ -299,13 +372,14 @@ def db_copy(config_path: str | None, target_url: str) -> None:
 
 @main.command()
 @_config_option
+@_campaign_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_friendly
-def backup(config_path: str | None, file: Path) -> None:
+def backup(config_path: str | None, campaign: str | None, file: Path) -> None:
     """在 worker 运行时也能做的数据库一致性备份。"""
     from store.backup import backup_database
 
-    settings, _ = _context(config_path)
+    settings, _ = _context(config_path, campaign)
     size = backup_database(settings.database, file)
     checked = "，已通过完整性检查" if settings.database.startswith("sqlite") else "（pg_dump 格式）"
     click.echo(f"已备份到 {file}（{size / 1024:.0f} KB{checked}）")
@@ -347,17 +421,18 @@ def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port
 
 @main.command()
 @_config_option
+@_campaign_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="监听地址；默认只允许本机访问")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               help="端口")
 @_friendly
-def serve(config_path: str | None, host: str, port: int) -> None:
+def serve(config_path: str | None, campaign: str | None, host: str, port: int) -> None:
     """管理后台（网页）：进度、单位详情、认领邮件、重试、搜索、下载汇总表。
     登录密码放在环境变量 FORMBOT_ADMIN_PASSWORD 中。"""
     from .web.serve import serve as serve_console
 
-    settings, engine = _context(config_path)
+    settings, engine = _context(config_path, campaign)
     serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)
 
 

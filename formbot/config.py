@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -161,6 +162,8 @@ class Settings(_Strict):
     units_file: Path | None = None
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    # The other campaigns' addresses in the same config (set by load_config).
+    _siblings: tuple[str, ...] = PrivateAttr(default=())
 
     # A field validator, not a model one: the error then names `units`, not the
     # whole file (and does not echo the whole config back as "当前值").
@@ -179,9 +182,9 @@ class Settings(_Strict):
                             info: ValidationInfo) -> list[MailboxSettings]:
         # The same folder twice would make two polls race for it under two leases.
         first = info.data.get("mailbox")
-        seen = {_mailbox_key(first)} if first is not None else set()
+        seen = {mailbox_key(first)} if first is not None else set()
         for box in extra:
-            key = _mailbox_key(box)
+            key = mailbox_key(box)
             if key in seen:
                 raise ValueError(f"邮箱重复：{box.username}@{box.host} 的 {box.folder} "
                                  f"已在 mailbox 或 mailboxes 中出现过")
@@ -193,11 +196,14 @@ class Settings(_Strict):
         return [self.mailbox, *self.mailboxes]
 
     def own_addresses(self) -> list[str]:
-        """Every address the bot reads or sends as: mail from them is never answered."""
-        return [self.smtp.from_address, *(box.username for box in self.all_mailboxes())]
+        """Every address the bot reads or sends as, in this campaign and the config's
+        others: mail from them is never answered, so two campaigns cannot loop."""
+        own = [self.smtp.from_address, *(box.username for box in self.all_mailboxes())]
+        return own + [a for a in self._siblings if a not in own]
 
 
-def _mailbox_key(box: MailboxSettings) -> tuple[str, int, str, str]:
+def mailbox_key(box: MailboxSettings) -> tuple[str, int, str, str]:
+    """One folder on one account: what two polls must never share."""
     return (box.host.lower(), box.port, box.username.lower(), box.folder)
 
 
@@ -216,8 +222,58 @@ def _describe(error: dict[str, object]) -> str:
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Read and validate the config; relative paths in it are taken from its folder."""
+    """The config's campaign (`campaign:`): what every single-campaign command works on."""
+    return load_config(path).primary
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the config with every campaign it declares (`campaigns:`).
+
+    Relative paths are taken from the config's folder. A wrong key in any campaign
+    refuses the whole file, so no command runs on half a config.
+    """
+    from .campaigns import entries, keep_apart
+
     config_path = Path(path or os.environ.get("FORMBOT_CONFIG") or DEFAULT_PATH)
+    data = _read(config_path)
+    more = data.pop("campaigns", None)
+    base = config_path.resolve().parent
+    primary = _resolved(_validate(data, config_path), base)
+    others = [_resolved(_validate(entry, config_path, where=where), base)
+              for where, entry in entries(data, more, config_path)]
+    campaigns = [primary, *others]
+    keep_apart(campaigns, config_path)
+    own = [[s.smtp.from_address, *(box.username for box in s.all_mailboxes())]
+           for s in campaigns]
+    for number, settings in enumerate(campaigns):
+        settings._siblings = tuple(address for other, addresses in enumerate(own)
+                                   if other != number for address in addresses)
+    return Config(config_path, campaigns)
+
+
+class Config:
+    """Every campaign of one config.yaml, `campaign:` first."""
+
+    def __init__(self, path: Path, campaigns: list[Settings]) -> None:
+        self.path = path
+        self.campaigns = campaigns
+
+    @property
+    def primary(self) -> Settings:
+        return self.campaigns[0]
+
+    def select(self, text: str | None) -> Settings:
+        """`--campaign TEXT`: the campaign whose code is, or uniquely contains, TEXT."""
+        from .campaigns import find
+
+        return self.primary if text is None else find(self.campaigns, text)
+
+    def chosen(self, text: str | None) -> list[Settings]:
+        """Every campaign, or the one `--campaign TEXT` names (poll, remind, run, doctor)."""
+        return list(self.campaigns) if text is None else [self.select(text)]
+
+
+def _read(config_path: Path) -> dict[str, object]:
     if not config_path.is_file():
         raise ConfigError(
             f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）"
@@ -236,12 +292,18 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"{config_path}：不是有效的 YAML（{where}{detail}）") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{config_path}：内容应为键值对（mailbox:、smtp:、campaign: …）")
+    return data
+
+
+def _validate(data: dict[str, object], config_path: Path, *, where: str = "") -> Settings:
     try:
-        settings = Settings.model_validate(data)
+        return Settings.model_validate(data)
     except ValidationError as exc:
         problems = "；".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
-        raise ConfigError(f"{config_path}：{problems}") from None
-    base = config_path.resolve().parent
+        raise ConfigError(f"{config_path}：{where}{problems}") from None
+
+
+def _resolved(settings: Settings, base: Path) -> Settings:
     updates: dict[str, object] = {}
     if not settings.data_dir.is_absolute():
         updates["data_dir"] = base / settings.data_dir

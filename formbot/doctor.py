@@ -10,7 +10,7 @@ import click
 from parsers.errors import FormbotError
 
 if TYPE_CHECKING:
-    from .config import MailboxSettings
+    from .config import MailboxSettings, Settings
 
 
 def _check(label: str, action: Callable[[], str]) -> bool:
@@ -27,13 +27,25 @@ def _check(label: str, action: Callable[[], str]) -> bool:
 
 
 def run_checks(config_path: str | None) -> bool:
-    from .config import load_settings
+    from .config import load_config
 
     try:
-        settings = load_settings(config_path)
+        config = load_config(config_path)
     except FormbotError as exc:
         click.echo(f"✗ 配置文件：{exc}")
         return False
+    several = len(config.campaigns) > 1
+    if several:
+        click.echo(f"✓ 配置文件：{len(config.campaigns)} 个活动")
+    results = []
+    for settings in config.campaigns:
+        if several:
+            click.echo(f"\n【{settings.campaign.code}】{settings.campaign.title}")
+        results.append(_campaign_checks(settings))
+    return all(results)
+
+
+def _campaign_checks(settings: Settings) -> bool:
     units_file = settings.units_file or "无"
     click.echo(f"✓ 配置文件：{len(settings.units)} 个单位（另有名单文件：{units_file}）")
 

@@ -59,11 +59,13 @@ class OutageLog:
 
 
 class Worker:
-    def __init__(self, settings: Settings, *, engine: Engine, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, engine: Engine, clock: Clock | None = None,
+                 stopping: threading.Event | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(settings.campaign.zone))
-        self.stopping = threading.Event()
+        # Shared by the workers of one `formbot run` (one per campaign): one signal stops all.
+        self.stopping = stopping or threading.Event()
         self.outages = OutageLog()
         self.polls = 0
         self._lock = threading.Lock()
@@ -208,8 +210,8 @@ class Worker:
                                           name=f"imap-idle-{number}", daemon=True)
                 thread.start()
                 self._idle_threads.append(thread)
-        logger.info("worker.started poll_minutes={} remind_time={}", schedule.poll_minutes,
-                    schedule.remind_time)
+        logger.info("worker.started campaign={} poll_minutes={} remind_time={}",
+                    self.settings.campaign.code, schedule.poll_minutes, schedule.remind_time)
 
     def stop(self) -> None:
         """Finish the message in hand, then stop every job and the IDLE watcher."""
@@ -224,12 +226,20 @@ class Worker:
 
     def run_forever(self) -> None:
         """Until SIGTERM or SIGINT."""
-        def request_stop(signum: int, _frame: object) -> None:
-            logger.info("worker.signal {}", signal.Signals(signum).name)
-            self.stopping.set()
+        run_forever([self])
 
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-        self.start()
-        self.stopping.wait()
-        self.stop()
+
+def run_forever(workers: list[Worker]) -> None:
+    """Run every campaign's worker until SIGTERM or SIGINT, then stop them all."""
+    def request_stop(signum: int, _frame: object) -> None:
+        logger.info("worker.signal {}", signal.Signals(signum).name)
+        for worker in workers:
+            worker.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    for worker in workers:
+        worker.start()
+    workers[0].stopping.wait()  # a signal sets every worker's event
+    for worker in workers:
+        worker.stop()

@@ -1,0 +1,284 @@
+"""Several campaigns in one config.yaml (`campaigns:`): what each inherits, what they may
+never share, and the commands and the worker running them side by side on real servers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import yaml
+from sqlmodel import Session, func, select
+
+from formbot.config import ConfigError, load_config, load_settings
+from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.samples import activity_docx, build_mail, volunteer_xlsx
+from formbot.worker import Worker, run_forever
+from store.db import open_database
+from store.models import ActivityRow, Message
+from tests.helpers import ACTIVITY, BOT, NOW, VOLUNTEER, database_url, parse_sent, write_config
+from tests.test_cli import run
+
+REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+BASE: dict[str, Any] = yaml.safe_load(REPO_CONFIG.read_text(encoding="utf-8"))
+CODE_2019 = "杨工〔2019〕5号"
+SECOND = {"campaign": {"code": CODE_2019, "title": "职工书屋建设申报", "deadline": "2019-06-14"},
+          "mailbox": {"folder": "2019"}}
+
+
+def write(tmp_path: Path, *entries: dict[str, Any], **top: Any) -> Path:
+    data = {**copy.deepcopy(BASE), **top, "campaigns": [copy.deepcopy(e) for e in entries]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    return message
+
+
+# -- the config ---------------------------------------------------------------------------
+def test_an_entry_inherits_what_it_does_not_say_key_by_key(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, SECOND))
+    first, second = config.campaigns
+    assert first == load_settings(tmp_path / "config.yaml")   # `campaign:` stays the default
+    assert first.campaign.code == "杨工〔2018〕14号" and first.mailbox.folder == "INBOX"
+    assert (second.mailbox.host, second.mailbox.username, second.mailbox.folder) == (
+        first.mailbox.host, first.mailbox.username, "2019")
+    assert second.campaign.deadline.isoformat() == "2019-06-14"
+    assert second.campaign.reminders == first.campaign.reminders      # campaign: merged too
+    assert second.campaign.contact == first.campaign.contact
+    assert second.smtp == first.smtp and second.units == first.units
+    # its own store, by default under the first one's data_dir, named after its code
+    assert second.data_dir == tmp_path / "data" / "campaigns" / "杨工_2019_5号"
+    assert second.database == f"sqlite:///{second.data_dir / 'formbot.db'}"
+
+
+def test_an_entry_may_bring_its_own_units_store_and_schedule(tmp_path: Path) -> None:
+    own = {**SECOND, "units_file": "units-2019.xlsx", "data_dir": "elsewhere",
+           "database": "sqlite:///db/2019.db", "schedule": {"remind_time": "08:30"},
+           "campaign": {**SECOND["campaign"], "reminders": [-2]}}
+    first, second = load_config(write(tmp_path, own)).campaigns
+    assert second.units == [] and second.units_file == tmp_path / "units-2019.xlsx"
+    assert second.data_dir == tmp_path / "elsewhere"
+    assert second.database == f"sqlite:///{tmp_path / 'db' / '2019.db'}"
+    assert second.schedule.remind_time == "08:30"
+    assert second.schedule.poll_minutes == first.schedule.poll_minutes
+    assert second.campaign.reminders == [-2]
+
+
+def test_the_first_campaigns_extra_mailboxes_are_not_inherited(tmp_path: Path) -> None:
+    extra = [{**BASE["mailbox"], "username": "second-box@126.com"}]
+    first, second = load_config(write(tmp_path, SECOND, mailboxes=extra)).campaigns
+    assert len(first.all_mailboxes()) == 2 and len(second.all_mailboxes()) == 1
+
+
+def test_each_campaign_never_answers_the_others_addresses(tmp_path: Path) -> None:
+    own_box = {**SECOND, "mailbox": {"username": "shuwu2019@126.com"},
+               "smtp": {"from_address": "shuwu-bot@126.com"}}
+    first, second = load_config(write(tmp_path, own_box)).campaigns
+    assert {"shuwu2019@126.com", "shuwu-bot@126.com"} <= set(first.own_addresses())
+    assert "qzxjb2008@126.com" in second.own_addresses()
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ({"mailbox": {"folder": "2019"}}, "campaigns 第1项：campaign.code：缺少这个配置项"),
+    ({**SECOND, "campaign": {"code": CODE_2019, "title": "x"}}, "campaign.deadline：缺少"),
+    ({**SECOND, "mailbox": {"foldr": "2019"}}, "campaigns 第1项：mailbox.foldr：未知的配置项"),
+    ({**SECOND, "campaign": {**SECOND["campaign"], "deadline": "明年"}},
+     "campaigns 第1项：campaign.deadline："),
+    ("INBOX", "campaigns 第1项：应为键值对"),
+])
+def test_a_wrong_entry_is_refused_by_its_number_and_key(
+    tmp_path: Path, entry: Any, expected: str
+) -> None:
+    assert expected in refusal(write(tmp_path, entry))
+
+
+def test_campaigns_must_be_a_list(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "campaigns": SECOND}, allow_unicode=True),
+                    encoding="utf-8")
+    assert "campaigns：应为列表" in refusal(path)
+
+
+def test_two_campaigns_never_read_the_same_folder(tmp_path: Path) -> None:
+    same_box = {**SECOND, "mailbox": {}}
+    message = refusal(write(tmp_path, same_box))
+    assert "杨工〔2018〕14号" in message and CODE_2019 in message
+    assert "同一个邮箱文件夹（qzxjb2008@126.com 的 INBOX）" in message
+    assert "mailbox.folder" in message                     # … and how to fix it
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"campaign": {"code": "杨工〔2018〕14号", "title": "x", "deadline": "2019-06-14"}},
+     "活动编号 杨工〔2018〕14号 出现了两次"),
+    ({"database": "sqlite:///data/formbot.db"}, "用了同一个数据库"),
+    ({"data_dir": "data"}, "用了同一个 data_dir"),
+])
+def test_two_campaigns_never_share_a_code_or_a_store(
+    tmp_path: Path, change: dict[str, Any], expected: str
+) -> None:
+    assert expected in refusal(write(tmp_path, {**SECOND, **change}))
+
+
+def test_on_postgresql_each_campaign_names_its_database(tmp_path: Path) -> None:
+    shared = "postgresql+psycopg://formbot@db/formbot"
+    assert "campaigns 第1项：database：缺少" in refusal(write(tmp_path, SECOND, database=shared))
+    second = load_config(write(tmp_path, {**SECOND, "database": shared + "2019"},
+                               database=shared)).campaigns[1]
+    assert second.database == shared + "2019"
+
+
+def test_campaign_is_chosen_by_code_or_a_unique_part_of_it(tmp_path: Path) -> None:
+    third = {"campaign": {"code": "杨工〔2019〕9号", "title": "劳模工作室", "deadline": "2019-09-30"},
+             "mailbox": {"folder": "2019-9"}}
+    config = load_config(write(tmp_path, SECOND, third))
+    assert config.select(None) is config.primary
+    assert config.select(CODE_2019).campaign.code == CODE_2019
+    assert config.select("5号").campaign.code == CODE_2019
+    assert config.select("劳模工作室").campaign.code == "杨工〔2019〕9号"
+    assert len(config.chosen(None)) == 3 and config.chosen("9号")[0].campaign.title == "劳模工作室"
+    with pytest.raises(ConfigError, match="对应多个活动"):
+        config.select("2019")
+    with pytest.raises(ConfigError, match=r"没有这个活动（可选：杨工〔2018〕14号、"):
+        config.select("2020")
+
+
+# -- the commands and the worker, on real servers ------------------------------------------
+def two_campaigns(tmp_path: Path, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> Path:
+    """杨工〔2018〕14号 reads INBOX; 杨工〔2019〕5号 reads folder 2019, with two units."""
+    config = write_config(tmp_path, imap, smtp)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    units = [u for u in data["units"] if u["name"] in ("殷行街道总工会", "控江路街道总工会")]
+    data["campaigns"] = [{**copy.deepcopy(SECOND), "units": units,
+                          # its own database: on PostgreSQL there is no file to default to
+                          "database": database_url(tmp_path / "2019")}]
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return config
+
+
+def both_forms(sender: str, unit: str, message_id: str) -> bytes:
+    return build_mail(from_addr=sender, to_addr=BOT, subject="报送", body="见附件",
+                      message_id=message_id,
+                      attachments=[("附件1.docx", activity_docx(replace(ACTIVITY, unit_text=unit))),
+                                   ("附件2.xlsx", volunteer_xlsx(replace(VOLUNTEER, unit_text=unit)))])
+
+
+def status(config: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    result = run("status", "--json", "--config", str(config), *extra, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_poll_status_export_and_remind_keep_each_campaign_apart(
+    tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
+) -> None:
+    imap, smtp = servers
+    config = two_campaigns(tmp_path, imap, smtp)
+    imap.append(both_forms("dhjd_gh@example.cn", "定海路街道总工会", "<a-2018@example.cn>"))
+    imap.append(both_forms("yinhang_gh@example.cn", "殷行街道总工会", "<b-2019@example.cn>"),
+                folder="2019")
+
+    poll = run("poll", "--config", str(config), "--now", "2018-06-10T10:00:00+08:00",
+               cwd=tmp_path)
+    assert poll.returncode == 0, poll.stderr
+    assert "【杨工〔2018〕14号】" in poll.stdout and f"【{CODE_2019}】" in poll.stdout
+    receipts = {parse_sent(raw)["To"]: parse_sent(raw) for _, _, raw in smtp.wait_for(2)}
+    assert "杨工〔2018〕14号" in receipts["dhjd_gh@example.cn"].get_body().get_content()
+    assert CODE_2019 in receipts["yinhang_gh@example.cn"].get_body().get_content()
+
+    first = status(config, tmp_path)                       # `campaign:` by default
+    second = status(config, tmp_path, "--campaign", "2019〕5")
+    assert (first["campaign"], first["units_total"], first["units_complete"]) == (
+        "杨工〔2018〕14号", 4, 1)
+    assert (second["campaign"], second["deadline"]) == (CODE_2019, "2019-06-14")
+    assert [u["name"] for u in second["units"] if u["forms"]["activity"]["submitted"]] == [
+        "殷行街道总工会"]
+    assert second["units_total"] == 2 and second["units_complete"] == 1
+    table = run("status", "--config", str(config), cwd=tmp_path)
+    assert f"配置中另有 1 个活动：{CODE_2019}" in table.stdout
+
+    out = tmp_path / "2019.xlsx"
+    export = run("export", "--config", str(config), "--campaign", CODE_2019, "--out", str(out),
+                 cwd=tmp_path)
+    assert export.returncode == 0, export.stderr
+    sheet = openpyxl.load_workbook(out)["提交情况"]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "殷行街道总工会", "控江路街道总工会"]
+
+    # 2018-06-12 is 3 days before the first deadline, a year before the second's first slot.
+    remind = run("remind", "--config", str(config), "--now", "2018-06-12T09:00:00+08:00",
+                 cwd=tmp_path)
+    assert remind.returncode == 0, remind.stderr
+    sent = [parse_sent(raw) for _, _, raw in smtp.messages][2:]  # delivered when remind ends
+    assert sorted(m["To"] for m in sent) == ["kjl_gh@example.cn", "yinhang_gh@example.cn"]
+    assert all("杨工〔2018〕14号" in m.get_body().get_content() for m in sent)
+
+    wrong = run("export", "--config", str(config), "--campaign", "2020", "--out", str(out),
+                cwd=tmp_path)
+    assert wrong.returncode == 1 and "--campaign 2020：配置中没有这个活动" in wrong.stderr
+
+
+def test_doctor_and_health_look_at_every_campaign(
+    tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
+) -> None:
+    imap, smtp = servers
+    imap.append(both_forms("yinhang_gh@example.cn", "殷行街道总工会", "<c@example.cn>"),
+                folder="2019")                             # the folder exists on the server
+    config = two_campaigns(tmp_path, imap, smtp)
+    doctor = run("doctor", "--config", str(config), cwd=tmp_path)
+    assert doctor.returncode == 0, doctor.stdout
+    assert "2 个活动" in doctor.stdout and doctor.stdout.count("✓ 收信（IMAP）") == 2
+    assert "文件夹 2019 可用" in doctor.stdout
+
+    settings = load_config(config).campaigns
+    (settings[0].data_dir / "worker.heartbeat").parent.mkdir(parents=True, exist_ok=True)
+    (settings[0].data_dir / "worker.heartbeat").write_text("beat", encoding="utf-8")
+    health = run("health", "--config", str(config), cwd=tmp_path)
+    assert health.returncode == 1 and f"【{CODE_2019}】还没有成功收过信" in health.stderr
+
+
+def test_one_worker_per_campaign_and_one_signal_stops_them_all(
+    tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
+) -> None:
+    imap, smtp = servers
+    imap.append(both_forms("dhjd_gh@example.cn", "定海路街道总工会", "<w-2018@example.cn>"))
+    imap.append(both_forms("yinhang_gh@example.cn", "殷行街道总工会", "<w-2019@example.cn>"),
+                folder="2019")
+    stopping = threading.Event()
+    workers = [Worker(s, engine=open_database(s.database), clock=lambda: NOW, stopping=stopping)
+               for s in load_config(two_campaigns(tmp_path, imap, smtp)).campaigns]
+
+    def stop_when_both_polled() -> None:
+        if all(worker.wait_for_polls(1) for worker in workers):
+            os.kill(os.getpid(), signal.SIGTERM)             # as `docker stop` would
+
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    watcher = threading.Thread(target=stop_when_both_polled)
+    watcher.start()
+    try:
+        run_forever(workers)                               # returns once the signal came
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+        watcher.join()
+    assert stopping.is_set() and all(worker.polls >= 1 for worker in workers)
+    for worker, message_id in zip(workers, ("<w-2018@example.cn>", "<w-2019@example.cn>"),
+                                  strict=True):
+        with Session(worker.engine) as session:
+            ids = session.exec(select(Message.message_id)).all()
+            rows = session.exec(select(func.count()).select_from(ActivityRow)).one()
+        assert ids == [message_id] and rows == 3          # each store holds its own mail only
+    assert len(smtp.wait_for(2)) == 2
