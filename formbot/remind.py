@@ -41,9 +41,10 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
             missing = [spec.short for spec in FORMS if spec.key not in item.forms]
             if not missing:
                 continue
-            # A unit with no registered address is reached at the ones the admin confirmed
-            # for it in the console, rather than not at all.
-            to = list(item.unit.emails) or confirmed.get(item.unit.id, [])  # type: ignore[arg-type]
+            # Besides the registry's addresses, the ones the admin confirmed for the unit in
+            # the console: the clerk who actually sends the forms is the one to remind.
+            to = list(dict.fromkeys([*item.unit.emails,
+                                     *confirmed.get(item.unit.id, [])]))  # type: ignore[arg-type]
             if not to:
                 report.no_address.append(item.unit.name)
                 continue

@@ -115,18 +115,21 @@ def test_remind_command_with_an_injected_clock(
     assert bad.returncode == 1 and "ISO-8601" in bad.stderr
 
 
-def test_a_unit_without_a_registered_address_is_reminded_at_one_the_admin_confirmed(
+def test_reminders_also_go_to_the_addresses_the_admin_confirmed(
     campaign: tuple[Bot, EmbeddedIMAP, EmbeddedSMTP],
 ) -> None:
     bot, _, smtp = campaign
     bot.poll(at(7))
     with Session(bot.engine) as session:
-        unit = session.exec(select(Unit).where(Unit.name == "区教育工会")).one()
-        repo.remember_sender(session=session, address="jy_clerk@qq.example", unit_id=unit.id,  # type: ignore[arg-type]
-                             when=at(7), who="admin", message_ref=None)
+        units = {u.name: u for u in session.exec(select(Unit))}
+        for address, name in (("jy_clerk@qq.example", "区教育工会"),     # no registered one
+                              ("kjl_clerk@qq.example", "控江路街道总工会"),
+                              ("KJL_GH@example.cn", "控江路街道总工会")):  # its registered one
+            repo.remember_sender(session=session, address=address, when=at(7), who="admin",
+                                 unit_id=units[name].id, message_ref=None)  # type: ignore[arg-type]
         session.commit()
     queued, no_address = remind(bot, at(8, 9, 5))
     assert "区教育工会" in queued and no_address == []
-    to_clerk = [rcpts for _, rcpts, _ in smtp.wait_for(len(queued))
-                if rcpts == ["jy_clerk@qq.example"]]
-    assert len(to_clerk) == 1
+    recipients = [rcpts for _, rcpts, _ in smtp.wait_for(len(queued))]
+    assert ["jy_clerk@qq.example"] in recipients
+    assert ["kjl_gh@example.cn", "kjl_clerk@qq.example"] in recipients   # each address once
