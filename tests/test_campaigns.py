@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import threading
 from dataclasses import replace
@@ -282,3 +283,38 @@ def test_one_worker_per_campaign_and_one_signal_stops_them_all(
             rows = session.exec(select(func.count()).select_from(ActivityRow)).one()
         assert ids == [message_id] and rows == 3          # each store holds its own mail only
     assert len(smtp.wait_for(2)) == 2
+
+
+def test_two_campaigns_consoles_on_one_machine_keep_their_own_logins(
+    tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
+) -> None:
+    from starlette.testclient import TestClient
+    from starlette.types import Receive, Scope, Send
+
+    from formbot.web.app import create_app
+    from formbot.web.auth import PasswordHash
+
+    password = PasswordHash("correct horse battery")
+    consoles = {port: create_app(s, engine=open_database(s.database), password=password,
+                                 clock=lambda: NOW)
+                for port, s in zip((8000, 8001), load_config(
+                    two_campaigns(tmp_path, *servers)).campaigns, strict=True)}
+
+    async def by_port(scope: Scope, receive: Receive, send: Send) -> None:
+        await consoles[scope["server"][1]](scope, receive, send)
+
+    browser = TestClient(by_port)          # one cookie jar: cookies are per host, not port
+
+    def log_in(port: int) -> None:
+        page = browser.get(f"http://testserver:{port}/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert token is not None
+        done = browser.post(f"http://testserver:{port}/login", follow_redirects=False,
+                            data={"password": "correct horse battery", "csrf": token.group(1)})
+        assert done.status_code == 303
+
+    log_in(8000)
+    log_in(8001)
+    for port, code in ((8000, "杨工〔2018〕14号"), (8001, CODE_2019)):
+        page = browser.get(f"http://testserver:{port}/", follow_redirects=False)
+        assert page.status_code == 200 and f"{code} 报表收集" in page.text   # still logged in

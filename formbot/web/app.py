@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from formbot.config import Settings
 from store import audit
 
-from .auth import COOKIE, LoginThrottle, PasswordHash, Sessions
+from .auth import LoginThrottle, PasswordHash, Sessions
 from .console import (
     Console,
     checked_form,
@@ -87,7 +87,7 @@ async def login(request: Request) -> Response:
         if state is None:
             sid, state = console.sessions.new()
         else:
-            sid = request.cookies[COOKIE]
+            sid = request.cookies[console.cookie]
         response = render(request, "login.html",
                           {"next": _safe_next(request.query_params.get("next")),
                            "csrf_login": state.csrf})
@@ -113,7 +113,7 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", {"error": "密码不正确。", "next": target,
                                               "csrf_login": state.csrf}, status_code=401)
     # A new session id at login: an id planted before it (session fixation) stays anonymous.
-    console.sessions.drop(request.cookies.get(COOKIE))
+    console.sessions.drop(request.cookies.get(console.cookie))
     sid, _ = console.sessions.new(logged_in=True)
     with Session(console.engine) as session:
         audit.record(session, at=now, who=who(request), action="login")
@@ -129,9 +129,9 @@ async def logout(request: Request) -> Response:
     with Session(console.engine) as session:
         audit.record(session, at=console.now(), who=who(request), action="logout")
         session.commit()
-    console.sessions.drop(request.cookies.get(COOKIE))
+    console.sessions.drop(request.cookies.get(console.cookie))
     response = RedirectResponse(request.url_for("login"), status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(console.cookie, path="/")
     return response
 
 

@@ -134,3 +134,10 @@ class Sessions:
 
 def same_token(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+def cookie_name(campaign_code: str) -> str:
+    """The session cookie of one campaign's console. Browsers keep cookies per host, not
+    per port: two consoles on one machine (`serve --campaign … --port …`) sharing one
+    name would log each other out at every login."""
+    return f"{COOKIE}_{hashlib.sha256(campaign_code.encode()).hexdigest()[:10]}"

@@ -24,7 +24,7 @@ from formbot.config import Settings
 from formbot.reports import auth_summary
 from parsers.specs import FORMS
 
-from .auth import COOKIE, AdminSession, LoginThrottle, PasswordHash, Sessions, same_token
+from .auth import AdminSession, LoginThrottle, PasswordHash, Sessions, cookie_name, same_token
 from .pages import nav_counts
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -95,6 +95,10 @@ class Console:
     def now(self) -> datetime:
         return self.clock().astimezone(self.settings.campaign.zone)
 
+    @property
+    def cookie(self) -> str:
+        return cookie_name(self.settings.campaign.code)
+
 
 def console_of(request: Request) -> Console:
     return request.app.state.console  # type: ignore[no-any-return]
@@ -109,13 +113,14 @@ def who(request: Request) -> str:
 
 
 def session_of(request: Request) -> AdminSession | None:
-    return console_of(request).sessions.get(request.cookies.get(COOKIE))
+    console = console_of(request)
+    return console.sessions.get(request.cookies.get(console.cookie))
 
 
 def set_cookie(request: Request, response: Response, sid: str) -> None:
     # HttpOnly: no script reads it; Strict: no other site's page can make the browser
     # send it, which stops cross-site requests before the CSRF token is even checked.
-    response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path="/",
+    response.set_cookie(console_of(request).cookie, sid, httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https")
 
 
