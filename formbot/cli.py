@@ -115,6 +115,16 @@ def _context(config_path: str | None, campaign: str | None = None,
     return _contexts(config_path, campaign, verbose=verbose)[0]
 
 
+def _logged_as(settings: Any, pairs: list[tuple[Any, Any]]) -> Any:
+    """Log lines written meanwhile name the campaign, when the config has several."""
+    from loguru import logger
+
+    from .logs import campaign_tag
+
+    return logger.contextualize(campaign=campaign_tag(settings.campaign.code,
+                                                      several=len(pairs) > 1))
+
+
 def _heading(settings: Any, pairs: list[tuple[Any, Any]]) -> None:
     """With several campaigns, each one's output starts with its name."""
     if len(pairs) > 1:
@@ -144,7 +154,7 @@ def poll(config_path: str | None, campaign: str | None, now_text: str | None,
     for settings, engine in pairs:
         _heading(settings, pairs)
         now = _parse_now(now_text, settings.campaign.zone)
-        with progress_bar("收取邮件") as advance:
+        with progress_bar("收取邮件") as advance, _logged_as(settings, pairs):
             report = pipeline.run_once(settings, engine=engine, now=now, progress=advance)
         print_poll_report(report)
         undelivered = undelivered or bool(report.delivery.errors)
@@ -170,9 +180,10 @@ def remind(config_path: str | None, campaign: str | None, now_text: str | None) 
     for settings, engine in pairs:
         _heading(settings, pairs)
         now = _parse_now(now_text, settings.campaign.zone)
-        report = queue_reminders(settings, engine=engine, now=now)
-        delivery = drain(engine, smtp_target(settings), now=now,
-                         sender=settings.smtp.from_address)
+        with _logged_as(settings, pairs):
+            report = queue_reminders(settings, engine=engine, now=now)
+            delivery = drain(engine, smtp_target(settings), now=now,
+                             sender=settings.smtp.from_address)
         print_remind_report(report, delivery)
         undelivered = undelivered or bool(delivery.errors)
     if undelivered:
@@ -188,11 +199,15 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
     """长期运行：定时收信（支持 IDLE 即时收信），每天定时催报和汇总；Ctrl-C 或 SIGTERM 停止。"""
     import threading
 
+    from .logs import campaign_tag
     from .worker import Worker, run_forever
 
     pairs = _contexts(config_path, campaign, every=True, verbose=verbose)
     stopping = threading.Event()  # one Ctrl-C stops every campaign's worker
-    workers = [Worker(settings, engine=engine, stopping=stopping) for settings, engine in pairs]
+    several = len(pairs) > 1
+    workers = [Worker(settings, engine=engine, stopping=stopping,
+                      log_tag=campaign_tag(settings.campaign.code, several=several))
+               for settings, engine in pairs]
     for settings, _ in pairs:
         name = f"【{settings.campaign.code}】" if len(pairs) > 1 else ""
         click.echo(f"formbot 已启动{name}：每 {settings.schedule.poll_minutes} 分钟收信，"

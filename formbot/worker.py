@@ -60,8 +60,9 @@ class OutageLog:
 
 class Worker:
     def __init__(self, settings: Settings, *, engine: Engine, clock: Clock | None = None,
-                 stopping: threading.Event | None = None) -> None:
+                 stopping: threading.Event | None = None, log_tag: str = "") -> None:
         self.settings = settings
+        self.log_tag = log_tag  # names the campaign in its log lines (logs.campaign_tag)
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(settings.campaign.zone))
         # Shared by the workers of one `formbot run` (one per campaign): one signal stops all.
@@ -184,8 +185,15 @@ class Worker:
 
     def _poll_now(self) -> None:
         if self._scheduler is not None:
-            self._scheduler.add_job(self.poll, id="poll-now", replace_existing=True,
+            self._scheduler.add_job(self._tagged(self.poll), id="poll-now", replace_existing=True,
                                     max_instances=1, misfire_grace_time=None)
+
+    def _tagged(self, job: Callable[..., object]) -> Callable[..., object]:
+        """`job` with this campaign's tag on every log line it writes, in any thread."""
+        def run(*args: object) -> object:
+            with logger.contextualize(campaign=self.log_tag):
+                return job(*args)
+        return run
 
     # -- life cycle ------------------------------------------------------
     def start(self, *, idle: bool = True) -> None:
@@ -193,20 +201,21 @@ class Worker:
         zone = self.settings.campaign.zone
         scheduler = BackgroundScheduler(timezone=zone)
         now = self.clock()
-        scheduler.add_job(self.poll, IntervalTrigger(minutes=schedule.poll_minutes, timezone=zone),
-                          id="poll", max_instances=1, coalesce=True, next_run_time=now,
-                          misfire_grace_time=None)
+        every = IntervalTrigger(minutes=schedule.poll_minutes, timezone=zone)
+        scheduler.add_job(self._tagged(self.poll), every, id="poll", max_instances=1,
+                          coalesce=True, next_run_time=now, misfire_grace_time=None)
         at = schedule.remind_at
-        scheduler.add_job(self.daily, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
-                          id="daily", max_instances=1, coalesce=True, misfire_grace_time=None)
+        daily = CronTrigger(hour=at.hour, minute=at.minute, timezone=zone)
+        scheduler.add_job(self._tagged(self.daily), daily, id="daily", max_instances=1,
+                          coalesce=True, misfire_grace_time=None)
         # A restart derives what it missed: a slot or digest due while it was down goes now.
-        scheduler.add_job(self.daily, id="daily-catch-up", next_run_time=now)
+        scheduler.add_job(self._tagged(self.daily), id="daily-catch-up", next_run_time=now)
         self._scheduler = scheduler
         scheduler.start()
         if idle:
             # One IDLE session per mailbox (a config may poll several, `mailboxes:`).
             for number, mailbox in enumerate(pipeline.mailboxes(self.settings)):
-                thread = threading.Thread(target=self._watch, args=(mailbox,),
+                thread = threading.Thread(target=self._tagged(self._watch), args=(mailbox,),
                                           name=f"imap-idle-{number}", daemon=True)
                 thread.start()
                 self._idle_threads.append(thread)

@@ -196,6 +196,8 @@ def test_poll_status_export_and_remind_keep_each_campaign_apart(
                cwd=tmp_path)
     assert poll.returncode == 0, poll.stderr
     assert "【杨工〔2018〕14号】" in poll.stdout and f"【{CODE_2019}】" in poll.stdout
+    log = (tmp_path / "data" / "logs" / "formbot.log").read_text(encoding="utf-8")
+    assert f"[{CODE_2019}] " in log and "[杨工〔2018〕14号] " in log   # whose line is whose
     receipts = {parse_sent(raw)["To"]: parse_sent(raw) for _, _, raw in smtp.wait_for(2)}
     assert "杨工〔2018〕14号" in receipts["dhjd_gh@example.cn"].get_body().get_content()
     assert CODE_2019 in receipts["yinhang_gh@example.cn"].get_body().get_content()
