@@ -51,7 +51,8 @@ from sqlalchemy import Engine, func, insert, select
 
 from formbot import pipeline, samples
 from formbot.config import Settings, load_settings
-from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from store import models as m
 from store.db import open_database
 

@@ -35,7 +35,8 @@ from loguru import logger
 
 from formbot import samples
 from formbot.config import load_settings
-from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedSMTP
+from formbot.embedded import DEMO_PASSWORD, DEMO_USER
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.worker import Worker
 from store.db import open_database
 from tests.servers import Dovecot

@@ -239,7 +239,8 @@ def main() -> None:
 
     import logging
 
-    from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP, EmbeddedSMTP
+    from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
+    from formbot.embedded_smtp import EmbeddedSMTP
 
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     os.environ[PASSWORD_ENV] = DEMO_PASSWORD

@@ -23,7 +23,8 @@ from .console import (
     progress_bar,
 )
 from .demomail import DEMO_UNITS, demo_mailbox
-from .embedded import EmbeddedIMAP, EmbeddedSMTP
+from .embedded import EmbeddedIMAP
+from .embedded_smtp import EmbeddedSMTP
 from .logs import setup_logging
 from .remind import queue_reminders
 from .reports import status_data, write_export

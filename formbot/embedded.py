@@ -1,8 +1,8 @@
-"""Real IMAP and SMTP servers in-process on loopback, for the demo, tests and benchmarks.
+"""A real IMAP server in-process on loopback, for the demo, tests and benchmarks.
 
-`EmbeddedIMAP` is pymap's in-memory "dict" backend and `EmbeddedSMTP` is aiosmtpd's
-SMTP server; each runs its own asyncio loop on a background thread so that blocking
-clients (imapclient, smtplib) can talk to it from the calling thread.
+`EmbeddedIMAP` is pymap's in-memory "dict" backend on its own asyncio loop in a
+background thread, so that a blocking client (imapclient) can talk to it from the
+calling thread. Its SMTP counterpart is `formbot.embedded_smtp.EmbeddedSMTP`.
 
 `EmbeddedIMAP(require_id=True)` behaves like 126/163 (NetEase): SELECT and EXAMINE are
 refused with `NO SELECT Unsafe Login...` until the session has sent ID (RFC 2971).
@@ -11,18 +11,14 @@ refused with `NO SELECT Unsafe Login...` until the session has sent ID (RFC 2971
 from __future__ import annotations
 
 import asyncio
-import hmac
-import logging
 import threading
 from argparse import Namespace
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, closing
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from proxyprotocol.reader import ProxyProtocolReader
 from proxyprotocol.sock import SocketInfo
 from pymap.__about__ import __version__ as pymap_version
@@ -43,24 +39,13 @@ from pymap.selected import SelectedMailbox
 from pymap.user import UserMetadata
 from pysasl.hashing import Cleartext
 
-__all__ = [
-    "DEMO_PASSWORD", "DEMO_USER", "LOOPBACK", "UNSAFE_LOGIN", "EmbeddedIMAP", "EmbeddedSMTP",
-]
+__all__ = ["DEMO_PASSWORD", "DEMO_USER", "LOOPBACK", "UNSAFE_LOGIN", "EmbeddedIMAP"]
 
 DEMO_USER = "qzxjb2008@126.com"
 DEMO_PASSWORD = "demo-password"
 LOOPBACK = "127.0.0.1"
 # Generous: only reached when something is broken, and CI machines can be slow.
-_START_TIMEOUT = 30.0
-
-
-def _not_login_data_nag(record: logging.LogRecord) -> bool:
-    # aiosmtpd logs a deprecation warning on every successful AUTH, from its own code; in
-    # `formbot demo` it would be printed between the steps the newcomer is reading.
-    return "login_data is deprecated" not in record.getMessage()
-
-
-logging.getLogger("mail.log").addFilter(_not_login_data_nag)
+START_TIMEOUT = 30.0
 
 _T = TypeVar("_T")
 _Answer = tuple[CommandResponse, SelectedMailbox | None]
@@ -169,8 +154,8 @@ class EmbeddedIMAP:
         self._connections = 0
         self._thread = threading.Thread(target=self._run, name="embedded-imap", daemon=True)
         self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT):
-            raise TimeoutError(f"EmbeddedIMAP did not start within {_START_TIMEOUT} s")
+        if not self._ready.wait(START_TIMEOUT):
+            raise TimeoutError(f"EmbeddedIMAP did not start within {START_TIMEOUT} s")
         if self._startup_error is not None:
             self._thread.join()
             self._thread = None
@@ -184,7 +169,7 @@ class EmbeddedIMAP:
             return
         if loop is not None and stop_requested is not None:
             loop.call_soon_threadsafe(stop_requested.set)
-        thread.join(_START_TIMEOUT)
+        thread.join(START_TIMEOUT)
         if thread.is_alive():
             raise RuntimeError("EmbeddedIMAP thread did not stop")
         self._thread = None
@@ -271,7 +256,7 @@ class EmbeddedIMAP:
             return await make()
 
         future = asyncio.run_coroutine_threadsafe(in_server_context(), loop)
-        return future.result(_START_TIMEOUT)
+        return future.result(START_TIMEOUT)
 
     async def _mailbox_set(self) -> MailboxSet:
         assert self._backend is not None
@@ -353,127 +338,3 @@ class EmbeddedIMAP:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await server.wait_closed()
-
-
-class _PortZeroController(Controller):
-    def _trigger_server(self) -> None:
-        # The base class connects to self.port to check its handler factory works;
-        # with port 0 it must first learn which port the kernel picked.
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class _Recorder:
-    """aiosmtpd handler that keeps every accepted message and wakes waiters."""
-
-    def __init__(self, *, require_auth: bool) -> None:
-        self.require_auth = require_auth
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.arrived = threading.Condition()
-
-    async def handle_MAIL(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        # Enforced here rather than with aiosmtpd's auth_required, which warns on every
-        # connection when TLS is not required too; the wire behaviour is the same.
-        if self.require_auth and not session.authenticated:
-            return "530 5.7.0 Authentication required"
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        with self.arrived:
-            self.messages.append((envelope.mail_from or "", list(envelope.rcpt_tos), raw))
-            self.arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-
-class EmbeddedSMTP:
-    """aiosmtpd on loopback that records what it receives.
-
-    With `user` and `password` it offers AUTH PLAIN/LOGIN over plain TCP (no TLS on
-    loopback), accepts only those credentials, and refuses MAIL FROM before AUTH with
-    530, as a submission server does.
-    """
-
-    def __init__(self, *, user: str | None = None, password: str | None = None,
-                 port: int = 0) -> None:
-        if (user is None) != (password is None):
-            raise ValueError("give both user and password, or neither")
-        self.user = user
-        self.password = password
-        self.host = LOOPBACK
-        self.port = port  # a fixed port lets a test bring "the same server" back after an outage
-        self._recorder = _Recorder(require_auth=user is not None)
-        self._controller: _PortZeroController | None = None
-
-    @property
-    def messages(self) -> list[tuple[str, list[str], bytes]]:
-        """(mail_from, rcpt_tos, raw data) of each accepted message, in arrival order."""
-        return self._recorder.messages
-
-    def start(self) -> Self:
-        """Start serving; returns once the server has answered a connection."""
-        if self._controller is not None:
-            raise RuntimeError("EmbeddedSMTP already started")
-        options: dict[str, Any] = {}
-        if self.user is not None:
-            options.update(auth_require_tls=False, authenticator=self._authenticate)
-        controller = _PortZeroController(
-            self._recorder,
-            hostname=self.host,
-            port=self.port,
-            ready_timeout=_START_TIMEOUT,
-            # Without it aiosmtpd calls socket.getfqdn(), which can stall on DNS.
-            server_hostname="formbot-embedded",
-            **options,
-        )
-        controller.start()
-        self._controller = controller
-        self.port = controller.port
-        return self
-
-    def stop(self) -> None:
-        """Stop the server thread; safe to call twice."""
-        controller, self._controller = self._controller, None
-        if controller is not None:
-            controller.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, list[str], bytes]]:
-        """Block until at least `count` messages arrived; return all received so far."""
-        recorder = self._recorder
-        with recorder.arrived:
-            if not recorder.arrived.wait_for(lambda: len(recorder.messages) >= count, timeout):
-                raise TimeoutError(
-                    f"expected {count} message(s) within {timeout} s, got {len(recorder.messages)}"
-                )
-            return list(recorder.messages)
-
-    def _authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        if not isinstance(data, LoginPassword) or self.user is None or self.password is None:
-            return AuthResult(success=False, handled=False)
-        ok = hmac.compare_digest(data.login, self.user.encode("utf-8")) and hmac.compare_digest(
-            data.password, self.password.encode("utf-8")
-        )
-        return AuthResult(success=ok, handled=False)

@@ -19,7 +19,8 @@ import yaml
 from sqlmodel import Session, func, select
 
 from formbot.config import ConfigError, load_config, load_settings
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail, volunteer_xlsx
 from formbot.worker import Worker, run_forever
 from store.db import open_database

@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 import yaml
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail, volunteer_xlsx
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, VOLUNTEER, write_config

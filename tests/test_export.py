@@ -8,7 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.reports import write_export
 from formbot.samples import FormFill, activity_xlsx, build_mail, volunteer_docx
 from tests.conftest import PASSWORD

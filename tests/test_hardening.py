@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import FormFill, activity_docx, build_mail
 from store.leases import acquire, release
 from store.models import ActivityRow, FolderState, Message, Outgoing

@@ -28,7 +28,8 @@ from sqlmodel import Session, col, select
 
 from formbot import reading
 from formbot.config import ConfigError, load_settings
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.reading import ISOLATE_RAW, Readers, read_limits
 from formbot.reports import status_data
 from formbot.samples import activity_docx, build_mail

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from loguru import logger
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail
 from formbot.worker import Worker
 from ingest.errors import MailboxError

@@ -17,7 +17,8 @@ import imapclient
 import pytest
 from imapclient.exceptions import IMAPClientError
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail
 from ingest.errors import MailboxError
 from ingest.imap import ImapTarget, Mailbox

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail
 from store.models import Outgoing
 from tests.conftest import PASSWORD

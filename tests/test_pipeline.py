@@ -15,7 +15,8 @@ import pytest
 from sqlmodel import Session, select
 
 from formbot import reading
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.reports import status_data
 from formbot.samples import (
     FormFill,

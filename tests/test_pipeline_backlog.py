@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import Session, func, select
 
 from formbot import pipeline, recording
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from store.models import ActivityRow, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, NOW, SENDERS, Bot, numbered_mail, write_config

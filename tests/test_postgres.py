@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import inspect, text, update
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail
 from store import repo
 from store.backup import backup_database

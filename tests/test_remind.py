@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.pipeline import smtp_target
 from formbot.remind import queue_reminders
 from formbot.samples import activity_docx, build_mail, volunteer_docx

@@ -8,7 +8,8 @@ import yaml
 from sqlmodel import Session, func, select
 
 from formbot import pipeline, reading
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.reports import status_data
 from formbot.samples import FormFill, activity_docx, build_mail
 from store.models import ActivityRow, Outgoing, Submission

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from store.models import ActivityRow, FolderState, Lease, MailboxCopy, Message, Outgoing
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, Bot, numbered_mail, write_config

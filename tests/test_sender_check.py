@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.reports import auth_summary, status_data
 from formbot.samples import activity_docx, build_mail, volunteer_docx
 from formbot.worker import Worker

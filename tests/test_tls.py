@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import activity_docx, build_mail, volunteer_docx
 from ingest.errors import MailboxError
 from ingest.imap import ImapTarget, Mailbox

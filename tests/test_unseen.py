@@ -18,7 +18,8 @@ import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.reports import status_data, write_export
 from formbot.samples import (
     ACTIVITY_HEADERS,

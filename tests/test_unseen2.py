@@ -18,7 +18,8 @@ import openpyxl
 import pytest
 import yaml
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.samples import (
     activity_docx,
     activity_xlsx,

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 
 from formbot import reading
 from formbot.console import print_units
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.registry import known_senders, list_units
 from formbot.reports import status_data
 from formbot.samples import FormFill, activity_docx, build_mail, volunteer_xlsx

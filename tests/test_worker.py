@@ -15,7 +15,8 @@ import pytest
 from loguru import logger
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP, EmbeddedSMTP
+from formbot.embedded import EmbeddedIMAP
+from formbot.embedded_smtp import EmbeddedSMTP
 from formbot.remind import queue_reminders
 from formbot.samples import activity_docx, build_mail, volunteer_docx
 from formbot.worker import Worker

@@ -25,7 +25,8 @@ from .app import create_app
 from .auth import PASSWORD_ENV, PasswordHash, password_from_env
 
 if TYPE_CHECKING:
-    from ..embedded import EmbeddedIMAP, EmbeddedSMTP
+    from ..embedded import EmbeddedIMAP
+    from ..embedded_smtp import EmbeddedSMTP
 
 Echo = Callable[[str], None]
 
@@ -116,7 +117,8 @@ def demo_console(work_dir: Path) -> Iterator[DemoConsole]:
     from .. import pipeline
     from ..config import load_settings
     from ..demo import BOT, PASSWORD, POLL_AT
-    from ..embedded import EmbeddedIMAP, EmbeddedSMTP
+    from ..embedded import EmbeddedIMAP
+    from ..embedded_smtp import EmbeddedSMTP
 
     os.environ["FORMBOT_DEMO_PASSWORD"] = PASSWORD
     with ExitStack() as stack:
