@@ -5,17 +5,21 @@ under `campaigns:` is another notice: it writes its own `campaign:` (code, title
 deadline) and its own mailbox folder, and inherits everything else it does not say —
 section by section, key by key (`mailbox: {folder: 2019}` keeps the host and login).
 
-Each campaign keeps its own store (database and data_dir): the forms are the same, so
-one store could not tell two notices' rows apart, and a finished campaign's file can be
-archived whole. By default an entry's store lives in `<data_dir>/campaigns/<code>/`.
-Two campaigns never read the same folder: each would take the other's mail as its own.
+Each campaign keeps its own store: the forms are the same, so one store could not tell
+two notices' rows apart, and a finished campaign's folder can be archived whole. So an
+entry names its own `data_dir` (never derived from its code or the first campaign's
+folder: a corrected typo there would silently start an empty store and answer every
+mail again), and its `database` defaults to a SQLite file in it. Two campaigns never
+read the same folder: each would take the other's mail as its own.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .config import ConfigError, mailbox_key
 
@@ -24,8 +28,9 @@ if TYPE_CHECKING:
 
 # Merged key by key; any other key an entry gives replaces the top level's value.
 SECTIONS = ("mailbox", "smtp", "campaign", "schedule", "limits")
-# Never inherited: the first campaign's extra mailboxes would be read twice.
-OWN_ONLY = ("mailboxes",)
+# Never inherited: the first campaign's extra mailboxes would be read twice, and its
+# store is its own.
+OWN_ONLY = ("mailboxes", "data_dir", "database")
 MUST_SAY = ("code", "title", "deadline")
 
 
@@ -63,23 +68,12 @@ def _merge(top: dict[str, object], entry: dict[str, object], config_path: Path,
             data[key] = {**inherited, **value}
         else:
             data[key] = value
-    assert isinstance(own, dict)
     if "data_dir" not in entry:
-        data["data_dir"] = str(Path(str(top.get("data_dir", "data"))) / "campaigns"
-                               / folder_name(str(own["code"])))
+        raise ConfigError(f"{config_path}：{where}data_dir：缺少这个配置项（每个活动要有自己的"
+                          f"数据文件夹，例如 data_dir: data-2019；其中的数据库文件自动建立）")
     if "database" not in entry:
-        shared = str(top.get("database", "sqlite:///"))
-        if not shared.startswith("sqlite:"):
-            raise ConfigError(
-                f"{config_path}：{where}database：缺少这个配置项（第一个活动用的不是 SQLite，"
-                f"每个活动要写明自己的数据库，例如另建一个 PostgreSQL 数据库）")
-        data["database"] = f"sqlite:///{Path(str(data['data_dir'])) / 'formbot.db'}"
+        data["database"] = f"sqlite:///{Path(str(entry['data_dir'])) / 'formbot.db'}"
     return data
-
-
-def folder_name(code: str) -> str:
-    """杨工〔2019〕5号 → 杨工_2019_5号: readable, and safe on every file system."""
-    return re.sub(r"[^\w.-]+", "_", code).strip("_.") or "campaign"
 
 
 def keep_apart(campaigns: list[Settings], config_path: Path) -> None:
@@ -98,21 +92,46 @@ def keep_apart(campaigns: list[Settings], config_path: Path) -> None:
                               f"每个活动的 campaign.code 要不同")
         seen[("code", code)] = code
         claim(("data_dir", settings.data_dir.resolve()), code, "用了同一个 data_dir",
-              "请给每个活动不同的 data_dir（或删掉这一项，用默认位置）")
-        claim(("database", settings.database), code, "用了同一个数据库",
-              "请给每个活动不同的 database（或删掉这一项，用默认位置）")
+              "请给每个活动不同的 data_dir")
+        claim(("database", _store_key(settings.database)), code, "用了同一个数据库",
+              "请给每个活动不同的 database")
         for box in settings.all_mailboxes():
             claim(("mailbox", mailbox_key(box)), code,
                   f"收同一个邮箱文件夹（{box.username} 的 {box.folder}）",
                   "两个活动的表格相同，同一封邮件无法分给两个活动：请给每个活动单独的邮箱，"
                   "或在邮箱里设收信规则，把各活动的邮件分到不同文件夹（mailbox.folder）")
+    for settings in campaigns:
+        for box in settings.all_mailboxes():
+            if box.processed_folder is None:
+                continue
+            moved_to = mailbox_key(box.model_copy(update={"folder": box.processed_folder}))
+            reader = seen.get(("mailbox", moved_to))
+            if reader is not None and reader != settings.campaign.code:
+                raise ConfigError(
+                    f"{config_path}：活动 {settings.campaign.code} 把处理过的邮件移到 "
+                    f"{box.processed_folder}，而活动 {reader} 正收这个文件夹，会再处理一遍；"
+                    f"请换一个 processed_folder")
+
+
+def _store_key(url: str) -> object:
+    """One database however its URL is spelt: driver, host case and default port aside."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return (backend, str(Path(parsed.database or "").resolve()) if parsed.database else url)
+    port = parsed.port or {"postgresql": 5432, "mysql": 3306}.get(backend)
+    return (backend, (parsed.host or "").lower(), port, parsed.database)
 
 
 def find(campaigns: list[Settings], text: str) -> Settings:
-    """The campaign whose code is TEXT, else the only one whose code or title holds it."""
+    """The campaign whose code or title is TEXT, else the only one whose code or title
+    holds it."""
     wanted = text.strip()
     for settings in campaigns:
-        if settings.campaign.code == wanted:
+        if wanted in (settings.campaign.code, settings.campaign.title):
             return settings
     hits = [s for s in campaigns if wanted and (wanted in s.campaign.code
                                                  or wanted in s.campaign.title)]

@@ -88,47 +88,63 @@ def _parse_now(text: str | None, zone: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def _contexts(config_path: str | None, campaign: str | None = None, *,
-              every: bool = False, verbose: bool = False) -> list[tuple[Any, Any]]:
-    """(settings, engine) of the campaign `--campaign` names (default: `campaign:`), or
-    with `every`, of each campaign in the config unless `--campaign` narrows it."""
-    from store.db import open_database
-
+def _load(config_path: str | None, verbose: bool = False) -> Any:
     from .config import load_config
     from .logs import setup_logging
-    from .registry import sync_registry
 
     os.umask(0o077)  # raw mail, the database and logs hold units' contacts: owner only
     config = load_config(config_path)
     setup_logging(config.primary.data_dir, verbose=verbose)
-    chosen = config.chosen(campaign) if every else [config.select(campaign)]
-    pairs = []
-    for settings in chosen:
-        engine = open_database(settings.database)
-        sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
-        pairs.append((settings, engine))
-    return pairs
+    return config
+
+
+def _open(settings: Any) -> Any:
+    from store.db import open_database
+
+    from .registry import sync_registry
+
+    engine = open_database(settings.database)
+    sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
+    return engine
 
 
 def _context(config_path: str | None, campaign: str | None = None,
              verbose: bool = False) -> tuple[Any, Any]:
-    return _contexts(config_path, campaign, verbose=verbose)[0]
+    """(settings, engine) of the campaign `--campaign` names (default: `campaign:`)."""
+    settings = _load(config_path, verbose).select(campaign)
+    return settings, _open(settings)
 
 
-def _logged_as(settings: Any, pairs: list[tuple[Any, Any]]) -> Any:
-    """Log lines written meanwhile name the campaign, when the config has several."""
+def _for_each_campaign(config: Any, campaign: str | None,
+                       step: Callable[[Any, Any], bool]) -> None:
+    """`step(settings, engine)` for every campaign (or the one `--campaign` names); it
+    returns whether mail was left undelivered. One campaign failing (its server down, its
+    password unset) is reported and the others still run; the exit status tells."""
     from loguru import logger
+
+    from parsers.errors import FormbotError
 
     from .logs import campaign_tag
 
-    return logger.contextualize(campaign=campaign_tag(settings.campaign.code,
-                                                      several=len(pairs) > 1))
-
-
-def _heading(settings: Any, pairs: list[tuple[Any, Any]]) -> None:
-    """With several campaigns, each one's output starts with its name."""
-    if len(pairs) > 1:
-        click.echo(f"\n【{settings.campaign.code}】{settings.campaign.title}")
+    chosen = config.chosen(campaign)
+    several = len(config.campaigns) > 1
+    failed = undelivered = False
+    for settings in chosen:
+        code = settings.campaign.code
+        if several:
+            click.echo(f"\n【{code}】{settings.campaign.title}")
+        try:
+            with logger.contextualize(campaign=campaign_tag(code, several=several)):
+                undelivered = step(settings, _open(settings)) or undelivered
+        except FormbotError as exc:
+            if len(chosen) == 1:
+                raise
+            click.echo(f"错误：【{code}】{exc}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+    if undelivered:
+        sys.exit(3)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,17 +165,17 @@ def poll(config_path: str | None, campaign: str | None, now_text: str | None,
     from . import pipeline
     from .console import print_poll_report, progress_bar
 
-    pairs = _contexts(config_path, campaign, every=True, verbose=verbose)
-    undelivered = False
-    for settings, engine in pairs:
-        _heading(settings, pairs)
+    config = _load(config_path, verbose)
+    _parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
+
+    def one(settings: Any, engine: Any) -> bool:
         now = _parse_now(now_text, settings.campaign.zone)
-        with progress_bar("收取邮件") as advance, _logged_as(settings, pairs):
+        with progress_bar("收取邮件") as advance:
             report = pipeline.run_once(settings, engine=engine, now=now, progress=advance)
         print_poll_report(report)
-        undelivered = undelivered or bool(report.delivery.errors)
-    if undelivered:
-        sys.exit(3)
+        return bool(report.delivery.errors)
+
+    _for_each_campaign(config, campaign, one)
 
 
 @main.command()
@@ -175,19 +191,18 @@ def remind(config_path: str | None, campaign: str | None, now_text: str | None) 
     from .pipeline import smtp_target
     from .remind import queue_reminders
 
-    pairs = _contexts(config_path, campaign, every=True)
-    undelivered = False
-    for settings, engine in pairs:
-        _heading(settings, pairs)
+    config = _load(config_path)
+    _parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
+
+    def one(settings: Any, engine: Any) -> bool:
         now = _parse_now(now_text, settings.campaign.zone)
-        with _logged_as(settings, pairs):
-            report = queue_reminders(settings, engine=engine, now=now)
-            delivery = drain(engine, smtp_target(settings), now=now,
-                             sender=settings.smtp.from_address)
+        report = queue_reminders(settings, engine=engine, now=now)
+        delivery = drain(engine, smtp_target(settings), now=now,
+                         sender=settings.smtp.from_address)
         print_remind_report(report, delivery)
-        undelivered = undelivered or bool(delivery.errors)
-    if undelivered:
-        sys.exit(3)
+        return bool(delivery.errors)
+
+    _for_each_campaign(config, campaign, one)
 
 
 @main.command()
@@ -202,14 +217,16 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
     from .logs import campaign_tag
     from .worker import Worker, run_forever
 
-    pairs = _contexts(config_path, campaign, every=True, verbose=verbose)
+    config = _load(config_path, verbose)
+    several = len(config.campaigns) > 1
     stopping = threading.Event()  # one Ctrl-C stops every campaign's worker
-    several = len(pairs) > 1
-    workers = [Worker(settings, engine=engine, stopping=stopping,
+    # Every store is opened first: a campaign that cannot start stops the start, loudly.
+    workers = [Worker(settings, engine=_open(settings), stopping=stopping,
                       log_tag=campaign_tag(settings.campaign.code, several=several))
-               for settings, engine in pairs]
-    for settings, _ in pairs:
-        name = f"【{settings.campaign.code}】" if len(pairs) > 1 else ""
+               for settings in config.chosen(campaign)]
+    for worker in workers:
+        settings = worker.settings
+        name = f"【{settings.campaign.code}】" if several else ""
         click.echo(f"formbot 已启动{name}：每 {settings.schedule.poll_minutes} 分钟收信，"
                    f"每天 {settings.schedule.remind_time} 催报。")
     click.echo("按 Ctrl-C 停止。")
@@ -219,16 +236,17 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
 
 @main.command()
 @_config_option
+@_campaigns_option
 @click.option("--max-age", default=None, type=int,
               help="心跳超过多少分钟算异常（默认 3 个收信周期）")
 @_friendly
-def health(config_path: str | None, max_age: int | None) -> None:
+def health(config_path: str | None, campaign: str | None, max_age: int | None) -> None:
     """容器健康检查：worker 最近是否成功收过信（有多个活动时，每个活动都要正常）。"""
     from .config import load_config
 
-    campaigns = load_config(config_path).campaigns
-    for settings in campaigns:
-        name = f"【{settings.campaign.code}】" if len(campaigns) > 1 else ""
+    config = load_config(config_path)
+    for settings in config.chosen(campaign):
+        name = f"【{settings.campaign.code}】" if len(config.campaigns) > 1 else ""
         beat = Path(settings.data_dir) / "worker.heartbeat"
         limit = max_age or settings.schedule.poll_minutes * 3 + 1
         if not beat.is_file():
@@ -402,12 +420,13 @@ def backup(config_path: str | None, campaign: str | None, file: Path) -> None:
 
 @main.command()
 @_config_option
+@_campaigns_option
 @_friendly
-def doctor(config_path: str | None) -> None:
+def doctor(config_path: str | None, campaign: str | None) -> None:
     """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录。"""
     from .doctor import run_checks
 
-    ok = run_checks(config_path)
+    ok = run_checks(config_path, campaign)
     sys.exit(0 if ok else 1)
 
 

@@ -203,8 +203,10 @@ class Settings(_Strict):
 
 
 def mailbox_key(box: MailboxSettings) -> tuple[str, int, str, str]:
-    """One folder on one account: what two polls must never share."""
-    return (box.host.lower(), box.port, box.username.lower(), box.folder)
+    """One folder on one account: what two polls must never share. INBOX is one folder
+    in any case (RFC 3501); other names are case-sensitive."""
+    folder = "INBOX" if box.folder.upper() == "INBOX" else box.folder
+    return (box.host.lower(), box.port, box.username.lower(), folder)
 
 
 def _describe(error: dict[str, object]) -> str:

@@ -26,11 +26,12 @@ def _check(label: str, action: Callable[[], str]) -> bool:
     return True
 
 
-def run_checks(config_path: str | None) -> bool:
+def run_checks(config_path: str | None, campaign: str | None = None) -> bool:
     from .config import load_config
 
     try:
         config = load_config(config_path)
+        chosen = config.chosen(campaign)
     except FormbotError as exc:
         click.echo(f"✗ 配置文件：{exc}")
         return False
@@ -38,7 +39,7 @@ def run_checks(config_path: str | None) -> bool:
     if several:
         click.echo(f"✓ 配置文件：{len(config.campaigns)} 个活动")
     results = []
-    for settings in config.campaigns:
+    for settings in chosen:
         if several:
             click.echo(f"\n【{settings.campaign.code}】{settings.campaign.title}")
         results.append(_campaign_checks(settings))

@@ -37,14 +37,18 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
     sender = Sender(settings.smtp.from_address, settings.smtp.from_name)
     with Session(engine) as session:
         confirmed = repo.confirmed_addresses(session=session)
-        for item in unit_progress(session=session):
+        progress = unit_progress(session=session)
+        # An address the registry has since given to another unit is that unit's now.
+        registered = {a.lower(): item.unit.id for item in progress for a in item.unit.emails}
+        for item in progress:
             missing = [spec.short for spec in FORMS if spec.key not in item.forms]
             if not missing:
                 continue
             # Besides the registry's addresses, the ones the admin confirmed for the unit in
             # the console: the clerk who actually sends the forms is the one to remind.
-            to = list(dict.fromkeys([*item.unit.emails,
-                                     *confirmed.get(item.unit.id, [])]))  # type: ignore[arg-type]
+            learned = [a for a in confirmed.get(item.unit.id, [])  # type: ignore[arg-type]
+                       if registered.get(a, item.unit.id) == item.unit.id]
+            to = list(dict.fromkeys([*item.unit.emails, *learned]))
             if not to:
                 report.no_address.append(item.unit.name)
                 continue

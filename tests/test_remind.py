@@ -125,7 +125,9 @@ def test_reminders_also_go_to_the_addresses_the_admin_confirmed(
         units = {u.name: u for u in session.exec(select(Unit))}
         for address, name in (("jy_clerk@qq.example", "区教育工会"),     # no registered one
                               ("kjl_clerk@qq.example", "控江路街道总工会"),
-                              ("KJL_GH@example.cn", "控江路街道总工会")):  # its registered one
+                              ("KJL_GH@example.cn", "控江路街道总工会"),   # its registered one
+                              # registered to 殷行 since: 殷行's, whatever was remembered
+                              ("yinhang_gh@example.cn", "控江路街道总工会")):
             repo.remember_sender(session=session, address=address, when=at(7), who="admin",
                                  unit_id=units[name].id, message_ref=None)  # type: ignore[arg-type]
         session.commit()
