@@ -6,145 +6,25 @@ Heavy imports (SQLAlchemy, imapclient, openpyxl…) happen inside commands so
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _config_option(func: F) -> F:
-    return click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-        help="配置文件（默认：$FORMBOT_CONFIG，否则 ./config.yaml）",
-    )(func)
-
-
-def _campaign_option(func: F) -> F:
-    return click.option(
-        "--campaign", "campaign", default=None, metavar="CODE",
-        help="配置中有多个活动（campaigns:）时选哪一个：活动编号或其中一段，"
-             "例如 2019；默认为 campaign: 那一个",
-    )(func)
-
-
-def _campaigns_option(func: F) -> F:
-    return click.option(
-        "--campaign", "campaign", default=None, metavar="CODE",
-        help="只处理这一个活动（活动编号或其中一段）；默认处理配置中的全部活动",
-    )(func)
-
-
-def _now_option(func: F) -> F:
-    return click.option(
-        "--now", "now_text", default=None, metavar="ISO-8601",
-        help="把这个时刻当作“现在”（测试和补发用），例如 2018-06-08T09:00:00+08:00",
-    )(func)
-
-
-def _friendly(func: F) -> F:
-    """One sentence on stderr and a non-zero exit instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from parsers.errors import FormbotError
-
-        try:
-            return func(*args, **kwargs)
-        except FormbotError as exc:
-            click.echo(f"错误：{exc}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("已中断。", err=True)
-            sys.exit(130)
-        except Exception as exc:
-            from loguru import logger
-
-            logger.exception("cli.crash")
-            click.echo(f"内部错误：{type(exc).__name__}: {exc}（详情见日志 data/logs/formbot.log）",
-                       err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _parse_now(text: str | None, zone: Any) -> datetime:
-    from parsers.errors import FormbotError
-
-    if not text:
-        return datetime.now(zone)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise FormbotError(
-            f"--now 应为 ISO-8601 时间，例如 2018-06-08T09:00:00+08:00（收到 {text!r}）"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
-def _load(config_path: str | None, verbose: bool = False) -> Any:
-    from .config import load_config
-    from .logs import setup_logging
-
-    os.umask(0o077)  # raw mail, the database and logs hold units' contacts: owner only
-    config = load_config(config_path)
-    setup_logging(config.primary.data_dir, verbose=verbose)
-    return config
-
-
-def _open(settings: Any) -> Any:
-    from store.db import open_database
-
-    from .registry import sync_registry
-
-    engine = open_database(settings.database)
-    sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
-    return engine
-
-
-def _context(config_path: str | None, campaign: str | None = None,
-             verbose: bool = False) -> tuple[Any, Any]:
-    """(settings, engine) of the campaign `--campaign` names (default: `campaign:`)."""
-    settings = _load(config_path, verbose).select(campaign)
-    return settings, _open(settings)
-
-
-def _for_each_campaign(config: Any, campaign: str | None,
-                       step: Callable[[Any, Any], bool]) -> None:
-    """`step(settings, engine)` for every campaign (or the one `--campaign` names); it
-    returns whether mail was left undelivered. One campaign failing (its server down, its
-    password unset) is reported and the others still run; the exit status tells."""
-    from loguru import logger
-
-    from parsers.errors import FormbotError
-
-    from .logs import campaign_tag
-
-    chosen = config.chosen(campaign)
-    several = len(config.campaigns) > 1
-    failed = undelivered = False
-    for settings in chosen:
-        code = settings.campaign.code
-        if several:
-            click.echo(f"\n【{code}】{settings.campaign.title}")
-        try:
-            with logger.contextualize(campaign=campaign_tag(code, several=several)):
-                undelivered = step(settings, _open(settings)) or undelivered
-        except FormbotError as exc:
-            if len(chosen) == 1:
-                raise
-            click.echo(f"错误：【{code}】{exc}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
-    if undelivered:
-        sys.exit(3)
+from .cliutil import (
+    campaign_option,
+    campaigns_option,
+    config_option,
+    for_each_campaign,
+    friendly,
+    now_option,
+    one_campaign,
+    open_config,
+    open_store,
+    parse_now,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,35 +34,35 @@ def main() -> None:
 
 
 @main.command()
-@_config_option
-@_campaigns_option
-@_now_option
+@config_option
+@campaigns_option
+@now_option
 @click.option("-v", "--verbose", is_flag=True, help="在终端显示每封邮件的处理日志")
-@_friendly
+@friendly
 def poll(config_path: str | None, campaign: str | None, now_text: str | None,
          verbose: bool) -> None:
     """收一次邮件：保存原件、读取表格、入库、发送回执。"""
     from . import pipeline
     from .console import print_poll_report, progress_bar
 
-    config = _load(config_path, verbose)
-    _parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
+    config = open_config(config_path, verbose)
+    parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
 
     def one(settings: Any, engine: Any) -> bool:
-        now = _parse_now(now_text, settings.campaign.zone)
+        now = parse_now(now_text, settings.campaign.zone)
         with progress_bar("收取邮件") as advance:
             report = pipeline.run_once(settings, engine=engine, now=now, progress=advance)
         print_poll_report(report)
         return bool(report.delivery.errors)
 
-    _for_each_campaign(config, campaign, one)
+    for_each_campaign(config, campaign, one)
 
 
 @main.command()
-@_config_option
-@_campaigns_option
-@_now_option
-@_friendly
+@config_option
+@campaigns_option
+@now_option
+@friendly
 def remind(config_path: str | None, campaign: str | None, now_text: str | None) -> None:
     """发送此刻到期的催报邮件；每个单位每个提醒节点最多一次。"""
     from notifier.outbox import drain
@@ -191,25 +71,25 @@ def remind(config_path: str | None, campaign: str | None, now_text: str | None) 
     from .pipeline import smtp_target
     from .remind import queue_reminders
 
-    config = _load(config_path)
-    _parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
+    config = open_config(config_path)
+    parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
 
     def one(settings: Any, engine: Any) -> bool:
-        now = _parse_now(now_text, settings.campaign.zone)
+        now = parse_now(now_text, settings.campaign.zone)
         report = queue_reminders(settings, engine=engine, now=now)
         delivery = drain(engine, smtp_target(settings), now=now,
                          sender=settings.smtp.from_address)
         print_remind_report(report, delivery)
         return bool(delivery.errors)
 
-    _for_each_campaign(config, campaign, one)
+    for_each_campaign(config, campaign, one)
 
 
 @main.command()
-@_config_option
-@_campaigns_option
+@config_option
+@campaigns_option
 @click.option("-v", "--verbose", is_flag=True, help="在终端显示每封邮件的处理日志")
-@_friendly
+@friendly
 def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
     """长期运行：定时收信（支持 IDLE 即时收信），每天定时催报和汇总；Ctrl-C 或 SIGTERM 停止。"""
     import threading
@@ -217,11 +97,11 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
     from .logs import campaign_tag
     from .worker import Worker, run_forever
 
-    config = _load(config_path, verbose)
+    config = open_config(config_path, verbose)
     several = len(config.campaigns) > 1
     stopping = threading.Event()  # one Ctrl-C stops every campaign's worker
     # Every store is opened first: a campaign that cannot start stops the start, loudly.
-    workers = [Worker(settings, engine=_open(settings), stopping=stopping,
+    workers = [Worker(settings, engine=open_store(settings), stopping=stopping,
                       log_tag=campaign_tag(settings.campaign.code, several=several))
                for settings in config.chosen(campaign)]
     for worker in workers:
@@ -235,11 +115,11 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
 
 
 @main.command()
-@_config_option
-@_campaigns_option
+@config_option
+@campaigns_option
 @click.option("--max-age", default=None, type=int,
               help="心跳超过多少分钟算异常（默认 3 个收信周期）")
-@_friendly
+@friendly
 def health(config_path: str | None, campaign: str | None, max_age: int | None) -> None:
     """容器健康检查：worker 最近是否成功收过信（有多个活动时，每个活动都要正常）。"""
     from .config import load_config
@@ -265,15 +145,15 @@ def units() -> None:
 
 
 @units.command("import")
-@_config_option
-@_campaign_option
+@config_option
+@campaign_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_friendly
+@friendly
 def units_import(config_path: str | None, campaign: str | None, file: Path) -> None:
     """从 .xlsx 或 .csv 导入单位名单（列：单位名称、别名、邮箱）。"""
     from .registry import import_units
 
-    settings, engine = _context(config_path, campaign)
+    settings, engine = one_campaign(config_path, campaign)
     added, updated, overridden = import_units(settings, engine=engine, path=file)
     click.echo(f"已导入 {file.name}：新增 {added} 个单位，更新 {updated} 个。")
     if overridden:
@@ -282,29 +162,29 @@ def units_import(config_path: str | None, campaign: str | None, file: Path) -> N
 
 
 @units.command("list")
-@_config_option
-@_campaign_option
-@_friendly
+@config_option
+@campaign_option
+@friendly
 def units_list(config_path: str | None, campaign: str | None) -> None:
     """列出所有单位、别名、登记邮箱和来源。"""
     from .console import print_units
     from .registry import known_senders, list_units
 
-    _, engine = _context(config_path, campaign)
+    _, engine = one_campaign(config_path, campaign)
     print_units(list_units(engine=engine), known_senders(engine=engine))
 
 
 @main.command()
-@_config_option
-@_campaign_option
+@config_option
+@campaign_option
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（见 CONTRACT.md）")
-@_friendly
+@friendly
 def status(config_path: str | None, campaign: str | None, as_json: bool) -> None:
     """各单位提交情况、未匹配和处理失败的邮件。"""
     from .console import print_status
     from .reports import status_data
 
-    settings, engine = _context(config_path, campaign)
+    settings, engine = one_campaign(config_path, campaign)
     data = status_data(settings, engine=engine, sender_check=not as_json)
     if as_json:
         import json
@@ -327,28 +207,28 @@ def _other_campaigns(config_path: str | None, shown: Any) -> None:
 
 
 @main.command()
-@_config_option
-@_campaign_option
+@config_option
+@campaign_option
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="汇总表保存到哪里，例如 汇总.xlsx")
-@_friendly
+@friendly
 def export(config_path: str | None, campaign: str | None, out: Path) -> None:
     """导出汇总表（每个单位每张表以最后一次提交为准）。"""
     from .reports import write_export
 
-    settings, engine = _context(config_path, campaign)
+    settings, engine = one_campaign(config_path, campaign)
     counts = write_export(settings, engine=engine, out=out)
     summary = "，".join(f"{name} {n} 行" for name, n in counts.items())
     click.echo(f"已导出 {out}：{summary}")
 
 
 @main.command()
-@_config_option
-@_campaign_option
-@_now_option
+@config_option
+@campaign_option
+@now_option
 @click.option("--all", "all_messages", is_flag=True, help="重新解析全部保存的邮件")
 @click.argument("message_ids", nargs=-1)
-@_friendly
+@friendly
 def reprocess(config_path: str | None, campaign: str | None, now_text: str | None,
               all_messages: bool, message_ids: tuple[str, ...]) -> None:
     """按保存的原始邮件重新解析（解析程序更新后用）；不会重复入库或重复发回执。"""
@@ -359,8 +239,8 @@ def reprocess(config_path: str | None, campaign: str | None, now_text: str | Non
 
     if all_messages == bool(message_ids):
         raise FormbotError("请指定 --all（全部邮件）或一个或多个 Message-ID")
-    settings, engine = _context(config_path, campaign)
-    now = _parse_now(now_text, settings.campaign.zone)
+    settings, engine = one_campaign(config_path, campaign)
+    now = parse_now(now_text, settings.campaign.zone)
     with progress_bar("重新解析") as advance:
         report = pipeline.reprocess(settings, engine=engine, now=now,
                                     message_ids=list(message_ids) or None, progress=advance)
@@ -373,11 +253,11 @@ def db() -> None:
 
 
 @db.command("copy")
-@_config_option
-@_campaign_option
+@config_option
+@campaign_option
 @click.option("--to", "target_url", required=True, metavar="URL",
               help="新的空数据库，例如 postgresql+psycopg://formbot@主机/formbot")
-@_friendly
+@friendly
 def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> None:
     """把全部数据复制到一个新的空数据库（原数据库不变），之后把 database 配置改成新地址。"""
     from contextlib import ExitStack
@@ -389,7 +269,7 @@ def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> N
 
     from . import pipeline
 
-    settings, engine = _context(config_path, campaign)
+    settings, engine = one_campaign(config_path, campaign)
     with ExitStack() as stack:
         # Holding every lease the worker takes: no mail is stored or sent mid-copy, so
         # the new database is the whole old one, not a snapshot missing the last minute.
@@ -404,24 +284,24 @@ def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> N
 
 
 @main.command()
-@_config_option
-@_campaign_option
+@config_option
+@campaign_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@_friendly
+@friendly
 def backup(config_path: str | None, campaign: str | None, file: Path) -> None:
     """在 worker 运行时也能做的数据库一致性备份。"""
     from store.backup import backup_database
 
-    settings, _ = _context(config_path, campaign)
+    settings, _ = one_campaign(config_path, campaign)
     size = backup_database(settings.database, file)
     checked = "，已通过完整性检查" if settings.database.startswith("sqlite") else "（pg_dump 格式）"
     click.echo(f"已备份到 {file}（{size / 1024:.0f} KB{checked}）")
 
 
 @main.command()
-@_config_option
-@_campaigns_option
-@_friendly
+@config_option
+@campaigns_option
+@friendly
 def doctor(config_path: str | None, campaign: str | None) -> None:
     """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录。"""
     from .doctor import run_checks
@@ -437,7 +317,7 @@ def doctor(config_path: str | None, campaign: str | None) -> None:
 @click.option("--serve", "serve_after", is_flag=True,
               help="演示完成后启动管理后台（网页），在演示数据上试用")
 @click.option("--port", default=8000, show_default=True, help="--serve 时管理后台的端口")
-@_friendly
+@friendly
 def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port: int) -> None:
     """不需要配置：启动内置的收发信服务器，放入示例邮件，跑一遍完整流程。"""
     from .demo import run_demo
@@ -454,19 +334,19 @@ def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port
 
 
 @main.command()
-@_config_option
-@_campaign_option
+@config_option
+@campaign_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="监听地址；默认只允许本机访问")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
               help="端口")
-@_friendly
+@friendly
 def serve(config_path: str | None, campaign: str | None, host: str, port: int) -> None:
     """管理后台（网页）：进度、单位详情、认领邮件、重试、搜索、下载汇总表。
     登录密码放在环境变量 FORMBOT_ADMIN_PASSWORD 中。"""
     from .web.serve import serve as serve_console
 
-    settings, engine = _context(config_path, campaign)
+    settings, engine = one_campaign(config_path, campaign)
     serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)
 
 

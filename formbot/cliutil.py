@@ -1,0 +1,146 @@
+"""What every command shares: the common options, one-sentence errors instead of
+tracebacks, and opening the config's campaigns and their stores.
+
+Imports stay lazy here as in the CLI, so `formbot --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        help="配置文件（默认：$FORMBOT_CONFIG，否则 ./config.yaml）",
+    )(func)
+
+
+def campaign_option(func: F) -> F:
+    return click.option(
+        "--campaign", "campaign", default=None, metavar="CODE",
+        help="配置中有多个活动（campaigns:）时选哪一个：活动编号或其中一段，"
+             "例如 2019；默认为 campaign: 那一个",
+    )(func)
+
+
+def campaigns_option(func: F) -> F:
+    return click.option(
+        "--campaign", "campaign", default=None, metavar="CODE",
+        help="只处理这一个活动（活动编号或其中一段）；默认处理配置中的全部活动",
+    )(func)
+
+
+def now_option(func: F) -> F:
+    return click.option(
+        "--now", "now_text", default=None, metavar="ISO-8601",
+        help="把这个时刻当作“现在”（测试和补发用），例如 2018-06-08T09:00:00+08:00",
+    )(func)
+
+
+def friendly(func: F) -> F:
+    """One sentence on stderr and a non-zero exit instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from parsers.errors import FormbotError
+
+        try:
+            return func(*args, **kwargs)
+        except FormbotError as exc:
+            click.echo(f"错误：{exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("已中断。", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            from loguru import logger
+
+            logger.exception("cli.crash")
+            click.echo(f"内部错误：{type(exc).__name__}: {exc}（详情见日志 data/logs/formbot.log）",
+                       err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_now(text: str | None, zone: Any) -> datetime:
+    from parsers.errors import FormbotError
+
+    if not text:
+        return datetime.now(zone)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise FormbotError(
+            f"--now 应为 ISO-8601 时间，例如 2018-06-08T09:00:00+08:00（收到 {text!r}）"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def open_config(config_path: str | None, verbose: bool = False) -> Any:
+    from .config import load_config
+    from .logs import setup_logging
+
+    os.umask(0o077)  # raw mail, the database and logs hold units' contacts: owner only
+    config = load_config(config_path)
+    setup_logging(config.primary.data_dir, verbose=verbose)
+    return config
+
+
+def open_store(settings: Any) -> Any:
+    from store.db import open_database
+
+    from .registry import sync_registry
+
+    engine = open_database(settings.database)
+    sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
+    return engine
+
+
+def one_campaign(config_path: str | None, campaign: str | None = None,
+             verbose: bool = False) -> tuple[Any, Any]:
+    """(settings, engine) of the campaign `--campaign` names (default: `campaign:`)."""
+    settings = open_config(config_path, verbose).select(campaign)
+    return settings, open_store(settings)
+
+
+def for_each_campaign(config: Any, campaign: str | None,
+                       step: Callable[[Any, Any], bool]) -> None:
+    """`step(settings, engine)` for every campaign (or the one `--campaign` names); it
+    returns whether mail was left undelivered. One campaign failing (its server down, its
+    password unset) is reported and the others still run; the exit status tells."""
+    from loguru import logger
+
+    from parsers.errors import FormbotError
+
+    from .logs import campaign_tag
+
+    chosen = config.chosen(campaign)
+    several = len(config.campaigns) > 1
+    failed = undelivered = False
+    for settings in chosen:
+        code = settings.campaign.code
+        if several:
+            click.echo(f"\n【{code}】{settings.campaign.title}")
+        try:
+            with logger.contextualize(campaign=campaign_tag(code, several=several)):
+                undelivered = step(settings, open_store(settings)) or undelivered
+        except FormbotError as exc:
+            if len(chosen) == 1:
+                raise
+            click.echo(f"错误：【{code}】{exc}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+    if undelivered:
+        sys.exit(3)
