@@ -62,6 +62,7 @@ NOW = datetime(2018, 6, 12, 9, 30, tzinfo=ZONE)
 # Issue 6's targets: formbot ≤ 0.8 × the bare loop, idle cost flat (≤ 1.1) from 10 to
 # 10,000 stored mails.
 INGEST_TARGET, IDLE_TARGET, IDLE_RUNS, IDLE_SMALL, IDLE_LARGE = 0.8, 1.1, 9, 10, 10_000
+BACKLOG = 1000  # the issue's backlog: the ingest target is judged on this many mails
 # A registry the size of a district (12 streets, 96 enterprise unions), so 1000 mails mean a
 # few resubmissions per unit, as in a real campaign, rather than hundreds.
 _STREETS = ["定海路", "平凉路", "江浦路", "四平路", "控江路", "长白新村", "延吉新村", "殷行",
@@ -298,7 +299,8 @@ def idle_medians(stores: list[tuple[Settings, Engine]], step: Callable[[], None]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1000, help="backlog size (at least 10)")
+    parser.add_argument("--messages", type=int, default=BACKLOG,
+                        help="backlog size (at least 10)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
     n = max(args.messages, IDLE_SMALL)
@@ -360,7 +362,8 @@ def main() -> None:
         "receipts_sent": report.delivery.sent, "bare_seconds": bare_s,
         "bare_msgs_per_s": n / bare_s, "bare_cpu_seconds": bare_cpu, "bare_fetch_batch": 1,
         "bare_cells_read": cells, "ingest_ratio": ratio, "cpu_ratio": formbot_cpu / bare_cpu,
-        "ingest_target": INGEST_TARGET, "ingest_pass": ok["ingest"], "idle_runs": IDLE_RUNS,
+        "ingest_target": INGEST_TARGET, "ingest_pass": ok["ingest"] if n >= BACKLOG else None,
+        "idle_runs": IDLE_RUNS,
         "idle_10_ms": idle_small * 1000, "idle_10000_ms": idle_large * 1000,
         "idle_ratio": idle_ratio, "idle_target": IDLE_TARGET, "idle_pass": ok["idle"],
     }
@@ -375,7 +378,8 @@ def main() -> None:
         ("bare loop", f"{bare_s:.2f} s = {n / bare_s:.1f} msg/s",
          f"1 UID per FETCH, 1 INSERT + COMMIT per message; {cells} cells read"),
         ("ingest ratio formbot/bare", f"{ratio:.2f}",
-         f"target ≤ {INGEST_TARGET}  {verdict[ok['ingest']]}"),
+         f"target ≤ {INGEST_TARGET}  {verdict[ok['ingest']]}" if n >= BACKLOG else
+         f"target ≤ {INGEST_TARGET} on {BACKLOG:,} mails; not judged on {n} (smoke run)"),
         ("  same, CPU time", f"{figures['cpu_ratio']:.2f}",
          f"{formbot_cpu:.2f} s / {bare_cpu:.2f} s, servers included; formbot's reader "
          f"workers {reader_cpu:.2f} s of it"),
