@@ -166,7 +166,10 @@ def ingest_new(settings: Settings, *, engine: Engine, now: datetime, report: Pol
     mailbox = mailbox or settings.mailbox
     target = imap_target(settings, mailbox)
     account, folder = target.account, target.folder
-    with Mailbox(target) as box, Session(engine) as session:
+    # Not expired at each commit: the poller alone writes these rows while it holds the
+    # folder's lease, and reloading each message and unit after every commit was a third
+    # of its SELECTs. (A rollback still expires everything.)
+    with Mailbox(target) as box, Session(engine, expire_on_commit=False) as session:
         state = repo.folder_state(session=session, account=account, folder=folder)
         rescan = state is None or state.uidvalidity != box.uidvalidity
         if state is not None and rescan:
@@ -335,7 +338,10 @@ def _store_safely(session: Session, context: StoreContext, message: Message,
     try:
         if isinstance(parsed, Exception):
             raise parsed
-        store_message(session, context, message, parsed, now=now)
+        # The message's own columns go out in one UPDATE when the savepoint ends, not one
+        # per query that happens to run in between.
+        with session.no_autoflush:
+            store_message(session, context, message, parsed, now=now)
         savepoint.commit()
     except Exception as exc:  # the boundary: any bug in one mail must not stop the others
         savepoint.rollback()   # also after a failed flush, which leaves it inactive

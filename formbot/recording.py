@@ -50,10 +50,13 @@ def record_all(session: Session, fetched: Sequence[tuple[int, KeptRaw]], *, now:
     """Record a fetched batch (kept on disk) in one transaction, before any of it is read.
     If another worker recorded one of these meanwhile (the unique key says so), the batch
     is recorded again one by one, each with its own commit, which sorts out whose each is."""
+    keys = [message_key(kept.path, kept.sha256) for _, kept in fetched]
     try:
+        known = repo.messages_by_keys(session=session, keys=[key for key, _ in keys])
         recorded = [record(session, kept, now=now, account=account, folder=folder,
-                            uidvalidity=uidvalidity, uid=uid, commit=False)
-                    for uid, kept in fetched]
+                            uidvalidity=uidvalidity, uid=uid, commit=False, keyed=keyed,
+                            known=known)
+                    for (uid, kept), keyed in zip(fetched, keys, strict=True)]
         session.commit()
         return recorded
     except IntegrityError:
@@ -63,13 +66,18 @@ def record_all(session: Session, fetched: Sequence[tuple[int, KeptRaw]], *, now:
 
 
 def record(session: Session, kept: KeptRaw, *, now: datetime, account: str, folder: str,
-            uidvalidity: int, uid: int, commit: bool = True) -> tuple[Message, bool]:
+            uidvalidity: int, uid: int, commit: bool = True,
+            keyed: tuple[str, str | None] | None = None,
+            known: dict[str, Message] | None = None) -> tuple[Message, bool]:
     """Record the message kept on disk (once per key). Committed on return, unless the
-    caller commits (then a unique-key clash is the caller's to handle)."""
+    caller commits (then a unique-key clash is the caller's to handle). `keyed` and
+    `known`: its key and the batch's recorded messages, when the caller looked them up;
+    `known` gains the message, so a mail twice in one batch is recorded once."""
     crashpoint("raw-kept")
     path, sha = kept.path, kept.sha256
-    key, message_id = message_key(path, sha)
-    message = repo.message_by_key(session=session, key=key)
+    key, message_id = keyed or message_key(path, sha)
+    message = known.get(key) if known is not None else repo.message_by_key(session=session,
+                                                                            key=key)
     fresh = message is None
     try:
         if message is None:
@@ -77,6 +85,8 @@ def record(session: Session, kept: KeptRaw, *, now: datetime, account: str, fold
                               size=kept.size, received_at=now)
             session.add(message)
             session.flush()
+            if known is not None:
+                known[key] = message
         repo.add_copy(session=session, message=message, account=account, folder=folder,
                       uidvalidity=uidvalidity, uid=uid)
         if commit:

@@ -39,6 +39,7 @@ class StoreContext:
     settings: Settings
     _units: list[UnitRef] | None = field(default=None, repr=False)
     _learned: dict[str, int] = field(default_factory=dict, repr=False)
+    _rows: list[Unit] = field(default_factory=list, repr=False)
 
     def units(self, session: Session) -> list[UnitRef]:
         """The units a mail may be filed under, each with its registered addresses."""
@@ -59,6 +60,9 @@ class StoreContext:
     def _registry(self, session: Session) -> list[UnitRef]:
         if self._units is None:
             units = repo.all_units(session=session)
+            # Held, so the session's (weak) identity map keeps them: filing each mail under
+            # its unit then needs no query.
+            self._rows = units
             self._units = [UnitRef(u.id, u.name, tuple(u.aliases), tuple(u.emails))  # type: ignore[arg-type]
                            for u in units]
             registered = {e.lower() for u in units for e in u.emails}
@@ -196,7 +200,6 @@ def _answer(session: Session, settings: Settings, message: Message, parsed: Pars
         message.outcome = "no-reply:rate-limited"
         logger.warning("receipt.rate_limited from={}", envelope.from_addr)
         return
-    session.flush()
     done = repo.current_forms(session=session, unit_id=unit.id) if unit and unit.id else set()
     notes = list(also or [])
     if parsed.links and not forms:

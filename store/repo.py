@@ -65,6 +65,14 @@ def message_by_key(*, session: Session, key: str) -> Message | None:
     return session.exec(select(Message).where(Message.key == key)).first()
 
 
+def messages_by_keys(*, session: Session, keys: Sequence[str]) -> dict[str, Message]:
+    """The recorded messages among `keys`, by key: a fetched batch looked up at once."""
+    if not keys:
+        return {}
+    found = session.exec(select(Message).where(col(Message.key).in_(list(set(keys)))))
+    return {message.key: message for message in found}
+
+
 def known_keys(*, session: Session, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()
@@ -73,12 +81,12 @@ def known_keys(*, session: Session, keys: Sequence[str]) -> set[str]:
 
 def add_copy(*, session: Session, message: Message, account: str, folder: str,
              uidvalidity: int, uid: int) -> None:
-    exists = session.exec(select(MailboxCopy.id).where(
-        MailboxCopy.account == account, MailboxCopy.folder == folder,
-        MailboxCopy.uidvalidity == uidvalidity, MailboxCopy.uid == uid)).first()
-    if not exists:
-        session.add(MailboxCopy(message_ref=message.id, account=account, folder=folder,
-                                uidvalidity=uidvalidity, uid=uid))
+    # A copy seen before (a re-fetch after a crash) is left as it is: one statement, not a
+    # look then an insert.
+    session.execute(dialect_insert(session)(MailboxCopy).values(
+        message_ref=message.id, account=account, folder=folder, uidvalidity=uidvalidity,
+        uid=uid, handled=False,
+    ).on_conflict_do_nothing(index_elements=["account", "folder", "uidvalidity", "uid"]))
 
 
 def mark_copies_handled(*, session: Session, account: str, folder: str, uidvalidity: int,
@@ -172,7 +180,8 @@ def refresh_current(*, session: Session, unit_id: int, forms: Collection[str]) -
     # assigning while the poller stores) would each miss the other's uncommitted row and
     # both leave theirs current. The unit's row lock makes the second wait and then see
     # the first's. (SQLite has one writer at a time; there FOR UPDATE is left out.)
-    session.execute(select(UNITS.c.id).where(UNITS.c.id == unit_id).with_for_update())
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(select(UNITS.c.id).where(UNITS.c.id == unit_id).with_for_update())
     for form in sorted(forms):
         ours = (SUBMISSIONS.c.unit_id == unit_id) & (SUBMISSIONS.c.form == form)
         # "Later" is the order the mail reached the mailbox (message ids are given in UID
