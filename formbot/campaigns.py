@@ -15,6 +15,7 @@ read the same folder: each would take the other's mail as its own.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,15 +127,23 @@ def _store_key(url: str) -> object:
     return (backend, (parsed.host or "").lower(), port, parsed.database)
 
 
+def _typed(text: str) -> str:
+    """A code as typed on a command line: 〔2019〕, [2019] and (2019) are one."""
+    return unicodedata.normalize("NFKC", text).strip().translate(_BRACKETS)
+
+
+_BRACKETS = str.maketrans("〔【[〕】]", "((()))")
+
+
 def find(campaigns: list[Settings], text: str) -> Settings:
     """The campaign whose code or title is TEXT, else the only one whose code or title
-    holds it."""
-    wanted = text.strip()
+    holds it; brackets of any kind match (a terminal has no 〔〕 key)."""
+    wanted = _typed(text)
     for settings in campaigns:
-        if wanted in (settings.campaign.code, settings.campaign.title):
+        if wanted in (_typed(settings.campaign.code), _typed(settings.campaign.title)):
             return settings
-    hits = [s for s in campaigns if wanted and (wanted in s.campaign.code
-                                                 or wanted in s.campaign.title)]
+    hits = [s for s in campaigns if wanted and (wanted in _typed(s.campaign.code)
+                                                 or wanted in _typed(s.campaign.title))]
     codes = "、".join(s.campaign.code for s in campaigns)
     if not hits:
         raise ConfigError(f"--campaign {text}：配置中没有这个活动（可选：{codes}）")

@@ -179,6 +179,8 @@ def test_campaign_is_chosen_by_code_or_a_unique_part_of_it(tmp_path: Path) -> No
     assert config.select(None) is config.primary
     assert config.select(CODE_2019).campaign.code == CODE_2019
     assert config.select("5号").campaign.code == CODE_2019
+    assert config.select("杨工[2019]5号").campaign.code == CODE_2019   # as typed in a terminal
+    assert config.select("(2019）5").campaign.code == CODE_2019
     assert config.select("（二）").campaign.code == "杨工〔2019〕9号"
     # a whole title is that campaign even when another title contains it
     assert config.select("职工书屋建设申报").campaign.code == CODE_2019
