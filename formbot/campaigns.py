@@ -122,8 +122,8 @@ def _store_key(url: str) -> object:
         return url
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return (backend, str(Path(parsed.database or "").resolve()) if parsed.database else url)
-    port = parsed.port or {"postgresql": 5432, "mysql": 3306}.get(backend)
+        return (backend, str(Path(parsed.database).resolve()) if parsed.database else url)
+    port = parsed.port or (5432 if backend == "postgresql" else None)
     return (backend, (parsed.host or "").lower(), port, parsed.database)
 
 

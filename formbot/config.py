@@ -195,10 +195,14 @@ class Settings(_Strict):
         """`mailbox:` first, then the optional `mailboxes:` list."""
         return [self.mailbox, *self.mailboxes]
 
+    def addresses(self) -> list[str]:
+        """The addresses this campaign reads or sends as."""
+        return [self.smtp.from_address, *(box.username for box in self.all_mailboxes())]
+
     def own_addresses(self) -> list[str]:
         """Every address the bot reads or sends as, in this campaign and the config's
         others: mail from them is never answered, so two campaigns cannot loop."""
-        own = [self.smtp.from_address, *(box.username for box in self.all_mailboxes())]
+        own = self.addresses()
         return own + [a for a in self._siblings if a not in own]
 
 
@@ -245,11 +249,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
               for where, entry in entries(data, more, config_path)]
     campaigns = [primary, *others]
     keep_apart(campaigns, config_path)
-    own = [[s.smtp.from_address, *(box.username for box in s.all_mailboxes())]
-           for s in campaigns]
-    for number, settings in enumerate(campaigns):
-        settings._siblings = tuple(address for other, addresses in enumerate(own)
-                                   if other != number for address in addresses)
+    for settings in campaigns:
+        settings._siblings = tuple(address for other in campaigns if other is not settings
+                                   for address in other.addresses())
     return Config(config_path, campaigns)
 
 
@@ -265,7 +267,7 @@ class Config:
         return self.campaigns[0]
 
     def select(self, text: str | None) -> Settings:
-        """`--campaign TEXT`: the campaign whose code is, or uniquely contains, TEXT."""
+        """`--campaign TEXT`: the campaign whose code or title is, or alone contains, TEXT."""
         from .campaigns import find
 
         return self.primary if text is None else find(self.campaigns, text)

@@ -62,7 +62,8 @@ def record_all(session: Session, fetched: Sequence[tuple[int, KeptRaw]], *, now:
     except IntegrityError:
         session.rollback()
     return [record(session, kept, now=now, account=account, folder=folder,
-                    uidvalidity=uidvalidity, uid=uid) for uid, kept in fetched]
+                    uidvalidity=uidvalidity, uid=uid, keyed=keyed)
+            for (uid, kept), keyed in zip(fetched, keys, strict=True)]
 
 
 def record(session: Session, kept: KeptRaw, *, now: datetime, account: str, folder: str,

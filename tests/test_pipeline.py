@@ -26,7 +26,14 @@ from formbot.samples import (
     volunteer_docx,
     volunteer_xlsx,
 )
-from store.models import ActivityRow, Message, Outgoing, Submission, VolunteerTeamRow
+from store.models import (
+    ActivityRow,
+    MailboxCopy,
+    Message,
+    Outgoing,
+    Submission,
+    VolunteerTeamRow,
+)
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, NOW, VOLUNTEER, Bot, body_of, parse_sent, write_config
 
@@ -118,6 +125,21 @@ def test_unit_emails_both_forms_and_gets_one_receipt(
     assert unit["forms"]["activity"] == {"submitted": True, "rows": 3,
                                          "received_at": unit["forms"]["activity"]["received_at"]}
     assert unit["forms"]["volunteer_team"]["rows"] == 2
+
+
+def test_a_mail_delivered_twice_into_one_fetch_batch_is_stored_once(
+    bot: Bot, imap: EmbeddedIMAP, smtp: EmbeddedSMTP
+) -> None:
+    raw = submission_mail(message_id="<twice@example.cn>")
+    imap.append(raw)
+    imap.append(b"Received: from mx2.example.cn by mx.126.com; Sun, 10 Jun 2018 10:05 +0800\r\n"
+                + raw)
+    report = bot.poll()
+    assert (report.fetched, report.new, report.duplicates) == (2, 1, 1)
+    assert len(rows(bot, Message)) == 1 and len(rows(bot, Submission)) == 2
+    copies = rows(bot, MailboxCopy)
+    assert len(copies) == 2 and all(c.handled for c in copies)   # both flagged on the server
+    assert len(rows(bot, Outgoing)) == 1 and len(smtp.wait_for(1)) == 1
 
 
 def test_polling_again_and_duplicate_delivery_change_nothing(
