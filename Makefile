@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench dovecot-test slow-test browser-test postgres-test clean
+.PHONY: demo test lint bench dovecot-test slow-test browser-test postgres-test wild-test clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,10 +16,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -m "not dovecot and not slow and not browser and not postgres"
+	$(BIN)/pytest -q -m "not dovecot and not slow and not browser and not postgres and not wild"
 
 dovecot-test: $(STAMP)
-	$(BIN)/pytest -q -m dovecot
+	$(BIN)/pytest -q -m "dovecot and not wild"
+
+# The 446 public test mails of ../shared/wildmail (or $$FORMBOT_WILDMAIL) in Dovecot, two polls.
+wild-test: $(STAMP)
+	$(BIN)/pytest -q -s -m wild
 
 # The whole default suite again, on PostgreSQL (bash .ci/install-postgres.sh first).
 PG_URL ?= postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot
