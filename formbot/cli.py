@@ -214,8 +214,14 @@ def _other_campaigns(config_path: str | None, shown: Any) -> None:
 @friendly
 def export(config_path: str | None, campaign: str | None, out: Path) -> None:
     """导出汇总表（每个单位每张表以最后一次提交为准）。"""
+    from parsers.errors import FormbotError
+
     from .reports import write_export
 
+    if out.suffix.lower() != ".xlsx":
+        raise FormbotError(
+            f"汇总表只能保存为 Excel 工作簿（.xlsx）：请把 {out.name} 改成以 .xlsx 结尾的文件名，"
+            f"例如 {out.stem or '汇总'}.xlsx")
     settings, engine = one_campaign(config_path, campaign)
     counts = write_export(settings, engine=engine, out=out)
     summary = "，".join(f"{name} {n} 行" for name, n in counts.items())

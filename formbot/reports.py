@@ -102,53 +102,84 @@ def status_data(settings: Settings, *, engine: Engine,
     return data
 
 
-def _text_cell(sheet: Any, value: object) -> Any:
-    """A cell that is never a formula: text from mail stays text, whatever it starts with."""
-    from openpyxl.cell import WriteOnlyCell
+def _unread(row: object, fields: Any) -> list[str]:
+    """A value that could not be read shows what was written, so the 问题 column says why
+    its cell is empty (`若干`, `去年`), unless a problem already quotes it."""
+    raw: dict[str, str] = getattr(row, "raw", None) or {}
+    problems = " ".join(getattr(row, "problems", []) or [])
+    notes = []
+    for spec_field in fields:
+        written = (raw.get(spec_field.key) or "").strip()
+        empty = all(getattr(row, c, None) in (None, "") for c in spec_field.columns)
+        if written and empty and written not in problems:
+            notes.append(f"“{spec_field.label}”原文“{written}”未能读取")
+    return notes
 
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"  # openpyxl would make "=…" a formula
-        cell.quotePrefix = value[:1] in "=+-@"  # Excel keeps it text when edited
-    return cell
+
+def export_title(settings: Settings, progress: list[Any], now: datetime) -> tuple[str, str]:
+    complete = sum(1 for p in progress if len(p.forms) == len(FORMS))
+    when = _local(now, settings)
+    stamp = when.strftime("%Y-%m-%d %H:%M") if when else ""
+    return (f"{settings.campaign.code}　{settings.campaign.title}",
+            f"导出时间：{stamp}　截止日期：{settings.campaign.deadline.isoformat()}"
+            f"　已交齐 {complete}/{len(progress)} 个单位")
 
 
-def write_export(settings: Settings, *, engine: Engine, out: Path) -> dict[str, int]:
-    """The summary workbook of CONTRACT.md; returns rows written per sheet."""
+def write_export(settings: Settings, *, engine: Engine, out: Path,
+                 now: datetime | None = None) -> dict[str, int]:
+    """The summary workbook of CONTRACT.md, laid out for reading and printing; returns rows
+    written per sheet."""
     from openpyxl import Workbook
 
-    workbook = Workbook(write_only=True)
+    from .workbook import SheetPlan, add_sheet, status_marker
+
+    now = now or datetime.now(settings.campaign.zone)
+    workbook = Workbook()
+    workbook.remove(workbook.active)
     counts: dict[str, int] = {}
     with Session(engine) as session:
+        progress = unit_progress(session=session)
+        title, subtitle = export_title(settings, progress, now)
         for spec in FORMS:
-            sheet = workbook.create_sheet(SHEET_NAMES[spec.key])
             headers = ["填报单位", "序号"]
             columns: list[str] = []
             for field in spec.data_fields:
                 headers.extend(field.export_headers)
                 columns.extend(field.columns)
             headers += ["联系人", "联系电话", "填报日期", "提交时间", "问题"]
-            sheet.append(headers)
             rows = current_rows(session=session, form=spec.key)
+            lines: list[list[object]] = []
             for unit, sub, row in rows:
                 received = _local(sub.received_at, settings)
-                problems = list(getattr(row, "problems", [])) + list(sub.problems)
+                problems = (list(getattr(row, "problems", [])) + list(sub.problems)
+                            + _unread(row, spec.data_fields))
                 values: list[object] = [unit.name, row.seq]  # type: ignore[attr-defined]
                 values += [getattr(row, c) for c in columns]
                 values += [sub.contact, sub.phone, sub.filled_on or sub.filled_on_raw,
                            received.strftime("%Y-%m-%d %H:%M") if received else None,
                            "；".join(problems) or None]
-                sheet.append([_text_cell(sheet, v) for v in values])
-            counts[sheet.title] = len(rows)
-        summary = workbook.create_sheet(SUMMARY_SHEET)
-        summary.append(["单位", *(SHEET_NAMES[s.key] for s in FORMS), "最近提交时间", "提醒次数"])
-        progress = unit_progress(session=session)
+                lines.append(values)
+            sent = len({unit.id for unit, _, _ in rows})
+            name = SHEET_NAMES[spec.key]
+            add_sheet(workbook, SheetPlan(
+                name=name, title=f"{title}　{name}",
+                subtitle=f"{subtitle}　本表 {sent} 个单位 {len(rows)} 行",
+                headers=headers, rows=lines, widths={1: 5}))
+            counts[name] = len(rows)
+        summary_rows: list[list[object]] = []
         for item in progress:
             last = _local(item.last_received, settings)
-            summary.append([_text_cell(summary, item.unit.name),
-                            *("已提交" if s.key in item.forms else "未提交" for s in FORMS),
-                            last.strftime("%Y-%m-%d %H:%M") if last else None,
-                            item.reminders_sent])
+            summary_rows.append([item.unit.name,
+                                 *("已提交" if s.key in item.forms else "未提交" for s in FORMS),
+                                 last.strftime("%Y-%m-%d %H:%M") if last else None,
+                                 item.reminders_sent])
+        submitted = "　".join(
+            f"{SHEET_NAMES[s.key]} {sum(1 for p in progress if s.key in p.forms)}/{len(progress)}"
+            for s in FORMS)
+        add_sheet(workbook, SheetPlan(
+            name=SUMMARY_SHEET, title=f"{title}　提交情况", subtitle=f"{subtitle}　{submitted}",
+            headers=["单位", *(SHEET_NAMES[s.key] for s in FORMS), "最近提交时间", "提醒次数"],
+            rows=summary_rows, marker=status_marker(range(1, len(FORMS) + 1))))
         counts[SUMMARY_SHEET] = len(progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(out)

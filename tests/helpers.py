@@ -173,6 +173,16 @@ class Bot:
         return pipeline.run_once(self.settings, engine=self.engine, now=now)
 
 
+def sheet_table(sheet: Any) -> list[list[Any]]:
+    """An export sheet from its header row down. CONTRACT: rows above the header (a title, a
+    count line) are allowed and the header row is one of the first five."""
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    for index, row in enumerate(rows[:5]):
+        if row and row[0] in ("填报单位", "单位"):
+            return rows[index:]
+    raise AssertionError(f"no header row in the first five rows of {sheet.title}: {rows[:5]}")
+
+
 def parse_sent(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
 

@@ -25,6 +25,7 @@ from formbot.samples import FormFill, build_mail, volunteer_xlsx
 from formbot.web.app import create_app
 from formbot.web.auth import PasswordHash
 from formbot.web.serve import DemoConsole, demo_console
+from tests.helpers import sheet_table
 
 pytestmark = pytest.mark.browser
 
@@ -180,7 +181,7 @@ def test_admin_logs_in_assigns_a_mail_and_downloads_the_workbook(
     assert saved.name.startswith("汇总表-") and saved.suffix == ".xlsx"
     book = openpyxl.load_workbook(saved)
     assert book.sheetnames == ["主题活动申报表", "志愿者服务队登记表", "提交情况"]
-    summary = {row[0]: row[1:3] for row in book["提交情况"].iter_rows(min_row=2, values_only=True)}
+    summary = {row[0]: tuple(row[1:3]) for row in sheet_table(book["提交情况"])[1:]}
     assert summary["新江湾城街道总工会"] == ("已提交", "已提交")
 
     page.get_by_role("link", name="处理失败").click()

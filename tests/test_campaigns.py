@@ -25,7 +25,16 @@ from formbot.samples import activity_docx, build_mail, volunteer_xlsx
 from formbot.worker import Worker, run_forever
 from store.db import open_database
 from store.models import ActivityRow, Message
-from tests.helpers import ACTIVITY, BOT, NOW, VOLUNTEER, database_url, parse_sent, write_config
+from tests.helpers import (
+    ACTIVITY,
+    BOT,
+    NOW,
+    VOLUNTEER,
+    database_url,
+    parse_sent,
+    sheet_table,
+    write_config,
+)
 from tests.test_cli import run
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -252,7 +261,7 @@ def test_poll_status_export_and_remind_keep_each_campaign_apart(
                  cwd=tmp_path)
     assert export.returncode == 0, export.stderr
     sheet = openpyxl.load_workbook(out)["提交情况"]
-    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+    assert [row[0] for row in sheet_table(sheet)[1:]] == [
         "殷行街道总工会", "控江路街道总工会"]
 
     # 2018-06-12 is 3 days before the first deadline, a year before the second's first slot.

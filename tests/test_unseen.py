@@ -58,7 +58,7 @@ from tests.fixtures.unseen import (
     windows_zip,
     workbook_bytes,
 )
-from tests.helpers import Bot, body_of, parse_sent, write_config
+from tests.helpers import Bot, body_of, parse_sent, sheet_table, write_config
 
 Servers = tuple[EmbeddedIMAP, EmbeddedSMTP]
 
@@ -95,7 +95,7 @@ def _export(bot: Bot, tmp: Path) -> dict[str, list[dict[str, object]]]:
     book = openpyxl.load_workbook(out)
     sheets = {}
     for sheet in book.worksheets:
-        rows = list(sheet.iter_rows(values_only=True))
+        rows = sheet_table(sheet)
         sheets[sheet.title] = [dict(zip(rows[0], r, strict=False)) for r in rows[1:]]
     return sheets
 
