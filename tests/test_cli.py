@@ -59,6 +59,11 @@ def test_poll_status_export_as_the_admin_runs_them(
     assert len(sheet_table(book["主题活动申报表"])) == 4
     assert sheet_table(book["提交情况"])[1][1] == "已提交"
 
+    csv = run("export", "--config", str(config), "--out", str(tmp_path / "汇总.csv"),
+              cwd=tmp_path)
+    assert csv.returncode == 1 and not (tmp_path / "汇总.csv").exists()
+    assert csv.stderr.count("\n") == 1 and "汇总.xlsx" in csv.stderr, csv.stderr
+
 
 def test_config_in_the_working_directory_is_the_default(
     tmp_path: Path, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
