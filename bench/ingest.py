@@ -49,10 +49,12 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine, func, insert, select
 
-from formbot import pipeline, samples
-from formbot.config import Settings, load_settings
-from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo import samples
+from formbot.demo.imap_server import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import pipeline
+from formbot.settings.config import Settings
+from formbot.settings.loading import load_settings
 from store import models as m
 from store.db import open_database
 

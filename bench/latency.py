@@ -33,11 +33,11 @@ if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import yaml
 from loguru import logger
 
-from formbot import samples
-from formbot.config import load_settings
-from formbot.embedded import DEMO_PASSWORD, DEMO_USER
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.worker import Worker
+from formbot.demo import samples
+from formbot.demo.imap_server import DEMO_PASSWORD, DEMO_USER
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.worker import Worker
+from formbot.settings.loading import load_settings
 from store.db import open_database
 from tests.servers import Dovecot
 

@@ -58,8 +58,8 @@ def big_mail(megabytes: float) -> tuple[bytes, int]:
     import docx
     from docx.shared import Cm
 
-    from formbot import samples
-    from formbot.embedded import DEMO_USER
+    from formbot.demo import samples
+    from formbot.demo.imap_server import DEMO_USER
 
     fill = samples.FormFill("定海路街道总工会", [
         ["劳模先进事迹报告会", "报告会", "2018年6月", "邀请全国劳模讲述成长经历", "约200人"],
@@ -141,8 +141,8 @@ def child_poll(config: Path) -> dict[str, object]:
 
     from loguru import logger
 
-    from formbot import pipeline
-    from formbot.config import load_settings
+    from formbot.poll import pipeline
+    from formbot.settings.loading import load_settings
     from store.db import open_database
 
     logger.remove()
@@ -165,9 +165,9 @@ def child_steps(config: Path) -> dict[str, object]:
     before each: what each would cost wherever it runs."""
     from loguru import logger
 
-    from formbot import pipeline, recording
-    from formbot.config import load_settings
-    from formbot.reading import read_message
+    from formbot.poll import pipeline, recording
+    from formbot.poll.reading import read_message
+    from formbot.settings.loading import load_settings
     from ingest.imap import Mailbox
     from store.db import open_database
 
@@ -208,7 +208,7 @@ def run_child(mode: str, config: Path) -> dict[str, object]:
 def write_config(work: Path, imap_port: int, smtp_port: int) -> Path:
     import yaml
 
-    from formbot.embedded import DEMO_USER, LOOPBACK
+    from formbot.demo.imap_server import DEMO_USER, LOOPBACK
 
     server = {"host": LOOPBACK, "security": "plain", "username": DEMO_USER,
               "password_env": PASSWORD_ENV}
@@ -239,8 +239,8 @@ def main() -> None:
 
     import logging
 
-    from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
-    from formbot.embedded_smtp import EmbeddedSMTP
+    from formbot.demo.imap_server import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
+    from formbot.demo.smtp_server import EmbeddedSMTP
 
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     os.environ[PASSWORD_ENV] = DEMO_PASSWORD

@@ -2,7 +2,7 @@
 
     python bench/parse.py [--files N] [--json PATH]
 
-Builds N different filled-in .docx/.xlsx (both forms in each) with formbot.samples, turns
+Builds N different filled-in .docx/.xlsx (both forms in each) with formbot.demo.samples, turns
 them into real .doc/.xls with one `soffice --convert-to` run per format (setup, not
 timed), then times reading the forms from each kind: docx_lines/xlsx_lines + read_forms,
 .xls read directly (xls_lines) and through LibreOffice, .doc through LibreOffice. Last,
@@ -27,7 +27,7 @@ from pathlib import Path
 if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from formbot.samples import FormFill, both_docx, both_xlsx
+from formbot.demo.samples import FormFill, both_docx, both_xlsx
 from parsers.convert import ColdConverter
 from parsers.forms import read_forms
 from parsers.tables import Line, docx_lines, xlsx_lines

@@ -31,7 +31,7 @@ NOT_FOR_STATUS = ("imapclient", "mailparser", "docx", "openpyxl", "xlrd", "olefi
 NOT_FOR_HELP = (*NOT_FOR_STATUS, "sqlalchemy", "sqlmodel", "pydantic", "yaml", "rich", "loguru")
 CHECK = ("import sys, runpy\n"
          "sys.argv = ['formbot', *sys.argv[1:]]\n"
-         "try:\n    runpy.run_module('formbot.cli', run_name='__main__')\n"
+         "try:\n    runpy.run_module('formbot.cli.commands', run_name='__main__')\n"
          "except SystemExit:\n    pass\n"
          "print('\\nMODULES ' + ' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n")
 
@@ -77,7 +77,7 @@ OURS = ("formbot", "parsers", "store", "ingest", "notifier")
 
 def slowest(args: list[str], count: int = 10) -> list[tuple[str, float]]:
     """The costliest imports (cumulative ms, -X importtime): each library where it is first
-    imported, and our own modules below the package level (formbot.registry, …)."""
+    imported, and our own modules below the package level (formbot.poll.registry, …)."""
     err = subprocess.run([sys.executable, "-X", "importtime", "-c", CHECK, *args],
                          capture_output=True, text=True, check=True).stderr
     totals: dict[str, float] = {}

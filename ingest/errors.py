@@ -1,5 +1,5 @@
-from parsers.errors import FormbotError
+"""IMAP's errors; the family is the top-level errors.py."""
 
+from errors import MailboxError
 
-class MailboxError(FormbotError):
-    """The IMAP server could not be reached, refused the login, or answered NO/BAD."""
+__all__ = ["MailboxError"]

@@ -19,7 +19,7 @@ from loguru import logger
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
-from parsers.errors import FormbotError
+from errors import DeliveryError
 from store.crashpoints import crashpoint
 from store.leases import held
 from store.models import Outgoing
@@ -31,8 +31,6 @@ DRAIN_LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 10
 
 
-class DeliveryError(FormbotError):
-    """The SMTP server could not be reached or refused us."""
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,8 @@
-"""The error family every room of formbot raises.
-
-It lives here because `parsers/` is the leaf of the import graph: every other
-package may import it without pulling in any I/O.
-"""
+"""The errors of reading mail and files; the family itself is the top-level errors.py,
+which imports nothing, so parsers/ stays the leaf it must be."""
 
 from __future__ import annotations
 
+from errors import FormbotError, ParseError
 
-class FormbotError(Exception):
-    """A failure a person can act on; `str()` is the sentence they read."""
-
-
-class ParseError(FormbotError):
-    """A mail or an attached file could not be read.
-
-    `subject` names what failed (a file name, a part), so the receipt can say it.
-    """
-
-    def __init__(self, message: str, *, subject: str | None = None) -> None:
-        super().__init__(message)
-        self.subject = subject
+__all__ = ["FormbotError", "ParseError"]

@@ -2,7 +2,7 @@
 
 A union mailbox receives forms of a few dozen KB; everything here is set far above
 that and far below what would hurt the poller. The values come from config.yaml
-(`limits:`, formbot/config.py) and are passed down as parameters: parsers read no
+(`limits:`, formbot/settings/config.py) and are passed down as parameters: parsers read no
 settings of their own.
 """
 
@@ -14,7 +14,7 @@ from .errors import ParseError
 
 MB = 1024 * 1024
 
-# Defaults, shared with formbot/config.py so the two can never disagree.
+# Defaults, shared with formbot/settings/config.py so the two can never disagree.
 DEFAULT_MESSAGE_MB = 60       # a mail as it sits on the server, attachments encoded
 DEFAULT_ATTACHMENT_MB = 30    # one attached file, decoded
 DEFAULT_UNPACKED_MB = 64      # what one attachment may unpack to (zip, .docx/.xlsx inside)

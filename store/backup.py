@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from parsers.errors import FormbotError
+from errors import FormbotError
 
 
 def backup_database(url: str, out: Path) -> int:

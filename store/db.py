@@ -17,7 +17,7 @@ from sqlalchemy import Engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from parsers.errors import FormbotError
+from errors import DatabaseError
 
 from . import audit, models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -25,8 +25,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 HEAD = "0003"  # the newest revision in migrations/versions; checked by a test
 
 
-class DatabaseError(FormbotError):
-    """The database URL is wrong or the database cannot be reached; says which and why."""
 
 
 def shown_url(url: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlmodel import SQLModel
 
-from parsers.errors import FormbotError
+from errors import FormbotError
 
 from .db import current_revision, prepare
 

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests.helpers import drop_test_databases
 from tests.servers import (  # noqa: F401
     dovecot_server,

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import Engine
 
-from formbot import pipeline
-from formbot.config import Settings, load_settings
-from formbot.samples import FormFill, activity_docx, build_mail
+from formbot.demo.samples import FormFill, activity_docx, build_mail
+from formbot.poll import pipeline
+from formbot.settings.config import Settings
+from formbot.settings.loading import load_settings
 from store.db import open_database
 
 # Set to a PostgreSQL URL (`postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot`, as

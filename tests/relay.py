@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from formbot.embedded import LOOPBACK
+from formbot.demo.imap_server import LOOPBACK
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

@@ -25,8 +25,8 @@ from typing import Protocol, Self
 import pytest
 from imapclient import IMAPClient
 
-from formbot.embedded import DEMO_PASSWORD, DEMO_USER, LOOPBACK, EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import DEMO_PASSWORD, DEMO_USER, LOOPBACK, EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 
 __all__ = [
     "Dovecot",

@@ -19,12 +19,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from formbot import pipeline, reading
-from formbot.demo import BOT, run_demo
-from formbot.samples import FormFill, build_mail, volunteer_xlsx
+from formbot.demo.console import DemoConsole, demo_console
+from formbot.demo.run import BOT, run_demo
+from formbot.demo.samples import FormFill, build_mail, volunteer_xlsx
+from formbot.poll import pipeline, reading
 from formbot.web.app import create_app
 from formbot.web.auth import PasswordHash
-from formbot.web.serve import DemoConsole, demo_console
 from tests.helpers import sheet_table
 
 pytestmark = pytest.mark.browser

@@ -18,11 +18,12 @@ import pytest
 import yaml
 from sqlmodel import Session, func, select
 
-from formbot.config import ConfigError, load_config, load_settings
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail, volunteer_xlsx
-from formbot.worker import Worker, run_forever
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail, volunteer_xlsx
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.worker import Worker, run_forever
+from formbot.settings.config import ConfigError
+from formbot.settings.loading import load_config, load_settings
 from store.db import open_database
 from store.models import ActivityRow, Message
 from tests.helpers import (

@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 import yaml
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail, volunteer_xlsx
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail, volunteer_xlsx
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, VOLUNTEER, sheet_table, write_config
 

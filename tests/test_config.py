@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from formbot.config import ConfigError, Settings, load_settings
+from formbot.settings.config import ConfigError, Settings
+from formbot.settings.loading import load_settings
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
 BASE: dict[str, Any] = yaml.safe_load(REPO_CONFIG.read_text(encoding="utf-8"))

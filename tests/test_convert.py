@@ -1,7 +1,7 @@
 """Legacy files → .docx/.xlsx/lines, on real .doc/.xls made by LibreOffice from sample forms.
 
 The legacy fixtures are produced once per session by `soffice --convert-to` from the
-.docx/.xlsx that formbot.samples builds, so every test reads files LibreOffice really
+.docx/.xlsx that formbot.demo.samples builds, so every test reads files LibreOffice really
 wrote: Word 97 .doc, Excel 97 .xls, and a .docx re-saved by LibreOffice. (LibreOffice
 no longer writes Excel 95, so its "Book" stream is imitated by renaming a stream.)
 """
@@ -23,7 +23,7 @@ import openpyxl
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
-from formbot.samples import FormFill, activity_docx, both_docx, both_xlsx, volunteer_xlsx
+from formbot.demo.samples import FormFill, activity_docx, both_docx, both_xlsx, volunteer_xlsx
 from parsers.convert import (
     OLE_MAGIC,
     ColdConverter,

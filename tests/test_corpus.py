@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from store.models import ActivityRow, Message, Submission, Unit, VolunteerTeamRow
 from tests.fixtures.corpus import CASES, Case
 from tests.helpers import Bot, body_of, parse_sent, write_config

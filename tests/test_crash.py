@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from store.models import ActivityRow, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, Bot, numbered_mail, parse_sent, write_config

@@ -8,10 +8,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.reports import write_export
-from formbot.samples import FormFill, activity_xlsx, build_mail, volunteer_docx
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import FormFill, activity_xlsx, build_mail, volunteer_docx
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.reports.export import write_export
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, NOW, Bot, sheet_table, write_config
 

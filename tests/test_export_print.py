@@ -13,7 +13,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from formbot.workbook import SheetPlan, add_sheet, status_marker
+from formbot.reports.workbook import SheetPlan, add_sheet, status_marker
 
 VOLUNTEER = ["填报单位", "序号", "登记服务队名称", "负责人姓名", "负责人职务", "服务队人数",
              "服务队组建时间", "服务内容", "服务成效简介", "联系人", "联系电话", "填报日期",

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from formbot.samples import FormFill, activity_docx, both_xlsx, build_mail, volunteer_docx
+from formbot.demo.samples import FormFill, activity_docx, both_xlsx, build_mail, volunteer_docx
 from parsers.files import MAX_UNPACKED, read_attachment, read_file, sniff
 from parsers.links import large_attachment_links
 

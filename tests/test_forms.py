@@ -1,6 +1,6 @@
 """Word/Excel files → forms, rows and problems (parsers.tables + parsers.forms + read_file).
 
-Files are built in the test: the notice's templates through formbot.samples, odd
+Files are built in the test: the notice's templates through formbot.demo.samples, odd
 layouts with python-docx/openpyxl directly.
 """
 
@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from docx import Document
 
-from formbot.samples import (
+from formbot.demo.samples import (
     ACTIVITY_HEADERS,
     ACTIVITY_TITLE,
     VOLUNTEER_HEADERS,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import FormFill, activity_docx, build_mail
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import FormFill, activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
 from store.leases import acquire, release
 from store.models import ActivityRow, FolderState, Message, Outgoing
 from tests.conftest import PASSWORD

@@ -26,13 +26,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from formbot import reading
-from formbot.config import ConfigError, load_settings
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.reading import ISOLATE_RAW, Readers, read_limits
-from formbot.reports import status_data
-from formbot.samples import activity_docx, build_mail
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import reading
+from formbot.poll.reading import ISOLATE_RAW, Readers, read_limits
+from formbot.reports.status import status_data
+from formbot.settings.config import ConfigError
+from formbot.settings.loading import load_settings
 from parsers.errors import ParseError
 from parsers.limits import MB, ReadLimits
 from store.models import ActivityRow, AttachmentRecord, Message, Submission
@@ -316,8 +317,8 @@ def test_a_hanging_mail_fails_with_a_reason_the_status_shows(
 _MEASURE = textwrap.dedent("""
     import resource, sys
     from pathlib import Path
-    from formbot.reading import read_message
-    from formbot.samples import activity_docx, build_mail, FormFill
+    from formbot.poll.reading import read_message
+    from formbot.demo.samples import activity_docx, build_mail, FormFill
     from parsers.limits import MB, ReadLimits
     warm = build_mail(from_addr="a@b.cn", to_addr="c@d.cn", subject="s", body="",
                       attachments=[("a.docx", activity_docx(FormFill("x", [["a", "b", "c", "d", "1"]])))])

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from loguru import logger
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail
-from formbot.worker import Worker
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.worker import Worker
 from ingest.errors import MailboxError
 from ingest.imap import ImapTarget, Mailbox
 from tests.conftest import PASSWORD

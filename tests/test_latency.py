@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail
-from formbot.worker import Worker
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.worker import Worker
 from tests.helpers import ACTIVITY, BOT, Bot, write_config
 from tests.servers import MailboxServer
 

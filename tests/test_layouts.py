@@ -7,7 +7,7 @@ import io
 import docx
 import openpyxl
 
-from formbot.samples import ACTIVITY_HEADERS, VOLUNTEER_HEADERS
+from formbot.demo.samples import ACTIVITY_HEADERS, VOLUNTEER_HEADERS
 from parsers.files import read_file
 
 ROWS = [["宣讲会", "报告会", "6月", "劳模宣讲", "约200人"],

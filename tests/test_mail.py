@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from formbot.demomail import demo_mailbox
-from formbot.samples import (
+from formbot.demo.mailbox import demo_mailbox
+from formbot.demo.samples import (
     FILENAME_STYLES,
     TRANSFER_ENCODINGS,
     FormFill,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from formbot.reading import read_message
-from formbot.samples import FormFill, activity_docx, build_mail
+from formbot.demo.samples import FormFill, activity_docx, build_mail
+from formbot.poll.reading import read_message
 from parsers import mail as mailmod
 from parsers import mailparts
 from parsers.mail import parse_mail

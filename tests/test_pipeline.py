@@ -14,11 +14,8 @@ import imapclient
 import pytest
 from sqlmodel import Session, select
 
-from formbot import reading
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.reports import status_data
-from formbot.samples import (
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import (
     FormFill,
     activity_docx,
     activity_xlsx,
@@ -26,6 +23,9 @@ from formbot.samples import (
     volunteer_docx,
     volunteer_xlsx,
 )
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import reading
+from formbot.reports.status import status_data
 from store.models import (
     ActivityRow,
     MailboxCopy,

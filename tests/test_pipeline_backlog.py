@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from formbot import pipeline, recording
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import pipeline, recording
 from store.models import ActivityRow, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, NOW, SENDERS, Bot, numbered_mail, write_config

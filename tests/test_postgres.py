@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import inspect, text, update
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
 from store import repo
 from store.backup import backup_database
 from store.db import HEAD, current_revision, make_engine, open_database

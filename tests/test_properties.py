@@ -15,8 +15,7 @@ from functools import cache
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from formbot.reading import Parsed, read_message
-from formbot.samples import (
+from formbot.demo.samples import (
     FILENAME_STYLES,
     FormFill,
     activity_docx,
@@ -24,6 +23,7 @@ from formbot.samples import (
     build_mail,
     volunteer_xlsx,
 )
+from formbot.poll.reading import Parsed, read_message
 from parsers.body import html_lines, text_lines
 from parsers.errors import ParseError
 from parsers.files import FileResult, read_attachment, read_file, sniff

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import rarfile
 
-from formbot.samples import FormFill, activity_docx, both_xlsx, volunteer_xlsx
+from formbot.demo.samples import FormFill, activity_docx, both_xlsx, volunteer_xlsx
 from parsers import rar
 from parsers.errors import ParseError
 from parsers.files import read_attachment, sniff

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from formbot.reading import PARALLEL_MIN, Readers, read_message
-from formbot.samples import FormFill, activity_docx, build_mail
+from formbot.demo.samples import FormFill, activity_docx, build_mail
+from formbot.poll.reading import PARALLEL_MIN, Readers, read_message
 from ingest.rawstore import keep_raw
 from parsers.errors import ParseError
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, write_config
 from tests.test_cli import run

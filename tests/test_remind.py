@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.pipeline import smtp_target
-from formbot.remind import queue_reminders
-from formbot.samples import activity_docx, build_mail, volunteer_docx
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail, volunteer_docx
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.remind import queue_reminders
+from formbot.poll.pipeline import smtp_target
 from notifier.outbox import drain
 from notifier.reminders import due_slot
 from store import repo

@@ -7,11 +7,11 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, func, select
 
-from formbot import pipeline, reading
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.reports import status_data
-from formbot.samples import FormFill, activity_docx, build_mail
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import FormFill, activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import pipeline, reading
+from formbot.reports.status import status_data
 from store.models import ActivityRow, Outgoing, Submission
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, NOW, Bot, write_config
@@ -92,7 +92,7 @@ def test_reprocess_needs_a_target(tmp_path: Path) -> None:
 
 
 def test_reprocess_keeps_what_the_admin_decided(tmp_path: Path) -> None:
-    from formbot.storing import ADMIN, DISMISSED
+    from formbot.poll.storing import ADMIN, DISMISSED
     from store.models import Message, Unit
 
     stranger = FormFill("某某科技公司工会", [["读书会", "座谈", "6月", "x", "10"]])

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from formbot.demomail import demo_mailbox
-from formbot.samples import build_mail
+from formbot.demo.mailbox import demo_mailbox
+from formbot.demo.samples import build_mail
 from notifier.rfc3834 import reason_not_to_answer
 from parsers.mail import parse_mail
 

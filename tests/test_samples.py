@@ -11,8 +11,8 @@ import pytest
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-from formbot.demomail import DEMO_UNITS, demo_mailbox
-from formbot.samples import (
+from formbot.demo.mailbox import DEMO_UNITS, demo_mailbox
+from formbot.demo.samples import (
     ACTIVITY_HEADERS,
     ACTIVITY_TITLE,
     FILENAME_STYLES,

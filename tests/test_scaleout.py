@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from store.models import ActivityRow, FolderState, Lease, MailboxCopy, Message, Outgoing
 from tests.conftest import PASSWORD
 from tests.helpers import BOT, Bot, numbered_mail, write_config
@@ -51,11 +51,11 @@ RACE = """
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from formbot import pipeline
-from formbot.config import load_settings
-from formbot.converters import LazyConverter
-from formbot.reading import Readers
-from formbot.storing import StoreContext
+from formbot.poll import pipeline
+from formbot.settings.loading import load_settings
+from formbot.poll.converters import LazyConverter
+from formbot.poll.reading import Readers
+from formbot.poll.storing import StoreContext
 from store.db import open_database
 
 settings = load_settings(sys.argv[1])
@@ -145,7 +145,7 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
 
 
 def test_copying_is_refused_while_a_worker_is_polling(tmp_path: Path) -> None:
-    from formbot.pipeline import POLL_LEASE, poll_lease
+    from formbot.poll.pipeline import POLL_LEASE, poll_lease
     from store.leases import held
     from tests.helpers import database_url
 

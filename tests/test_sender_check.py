@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.reports import auth_summary, status_data
-from formbot.samples import activity_docx, build_mail, volunteer_docx
-from formbot.worker import Worker
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail, volunteer_docx
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.worker import Worker
+from formbot.reports.status import auth_summary, status_data
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, TZ, VOLUNTEER, Bot, body_of, parse_sent, write_config
 

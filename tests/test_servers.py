@@ -11,8 +11,8 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from formbot.embedded import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.imap_server import DEMO_PASSWORD, DEMO_USER, EmbeddedIMAP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests import servers
 from tests.servers import Dovecot, DovecotMissing, MailboxServer
 

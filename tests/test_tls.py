@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail, volunteer_docx
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail, volunteer_docx
+from formbot.demo.smtp_server import EmbeddedSMTP
 from ingest.errors import MailboxError
 from ingest.imap import ImapTarget, Mailbox
 from tests.conftest import PASSWORD

@@ -18,10 +18,8 @@ import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.reports import status_data, write_export
-from formbot.samples import (
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import (
     ACTIVITY_HEADERS,
     ACTIVITY_TITLE,
     NOTE,
@@ -31,6 +29,9 @@ from formbot.samples import (
     activity_xlsx,
     volunteer_docx,
 )
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.reports.export import write_export
+from formbot.reports.status import status_data
 from store.models import (
     ActivityRow,
     AttachmentRecord,

@@ -18,15 +18,15 @@ import openpyxl
 import pytest
 import yaml
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import (
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import (
     activity_docx,
     activity_xlsx,
     both_docx,
     volunteer_docx,
     volunteer_xlsx,
 )
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests.fixtures.legacy import libreoffice_made
 from tests.fixtures.unseen import png_1x1
 from tests.fixtures.unseen2 import (

@@ -15,24 +15,18 @@ import pytest
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
-from formbot import reading
-from formbot.console import print_units
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.registry import known_senders, list_units
-from formbot.reports import status_data
-from formbot.samples import FormFill, activity_docx, build_mail, volunteer_xlsx
+from errors import FormbotError
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import FormFill, activity_docx, build_mail, volunteer_xlsx
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import reading
+from formbot.poll.registry import known_senders, list_units
+from formbot.reports.status import status_data
+from formbot.reports.terminal import print_units
 from formbot.web import actions
 from formbot.web.app import create_app
 from formbot.web.auth import LoginThrottle, PasswordHash, password_from_env
-from formbot.web.sql import (
-    EXAMPLES,
-    QueryRefused,
-    connect_read_only,
-    database_path,
-    run_query,
-)
-from parsers.errors import FormbotError
+from formbot.web.sql import EXAMPLES, QueryRefused, connect_read_only, database_path, run_query
 from store import repo
 from store.audit import AuditEntry
 from store.models import ActivityRow, Message, Outgoing, Submission, Unit

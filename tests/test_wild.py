@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from formbot.embedded_smtp import EmbeddedSMTP
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests.helpers import BOT, write_config
 from tests.servers import Dovecot
 

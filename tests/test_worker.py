@@ -15,11 +15,11 @@ import pytest
 from loguru import logger
 from sqlmodel import Session, select
 
-from formbot.embedded import EmbeddedIMAP
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.remind import queue_reminders
-from formbot.samples import activity_docx, build_mail, volunteer_docx
-from formbot.worker import Worker
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.samples import activity_docx, build_mail, volunteer_docx
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.remind import queue_reminders
+from formbot.jobs.worker import Worker
 from store.models import Outgoing
 from tests.conftest import PASSWORD
 from tests.helpers import ACTIVITY, BOT, VOLUNTEER, Bot, body_of, parse_sent, write_config

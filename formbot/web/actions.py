@@ -14,22 +14,21 @@ from loguru import logger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from errors import FormbotError
+from formbot.poll import pipeline
+from formbot.poll.converters import LazyConverter
+from formbot.poll.reading import Parsed, Readers
+from formbot.poll.receipts import build_facts
+from formbot.poll.storing import ADMIN, DISMISSED, StoreContext, store_message
+from formbot.settings.config import Settings
 from ingest.rawstore import read_raw
 from notifier.compose import Sender, compose, render
 from notifier.outbox import drain, enqueue
 from notifier.receipts import receipt_subject
-from parsers.errors import FormbotError
 from parsers.specs import FORMS
 from parsers.units import UnitRef
 from store import audit, repo
 from store.models import Message, Unit
-
-from .. import pipeline
-from ..config import Settings
-from ..converters import LazyConverter
-from ..reading import Parsed, Readers
-from ..receipts import build_facts
-from ..storing import ADMIN, DISMISSED, StoreContext, store_message
 
 
 class _AssignedUnit(StoreContext):

@@ -21,11 +21,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from formbot.config import Settings
-from store import audit
-
-from .auth import LoginThrottle, PasswordHash, Sessions
-from .console import (
+from formbot.settings.config import Settings
+from formbot.web.auth import LoginThrottle, PasswordHash, Sessions
+from formbot.web.console import (
     Console,
     checked_form,
     client,
@@ -34,7 +32,8 @@ from .console import (
     set_cookie,
     who,
 )
-from .routes import ROUTES
+from formbot.web.routes import ROUTES
+from store import audit
 
 STATIC = Path(__file__).with_name("static")
 HEADERS = [

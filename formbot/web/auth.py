@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from parsers.errors import FormbotError
+from errors import FormbotError
 
 PASSWORD_ENV = "FORMBOT_ADMIN_PASSWORD"
 MIN_PASSWORD = 8

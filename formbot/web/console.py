@@ -20,12 +20,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from formbot.config import Settings
-from formbot.reports import auth_summary
+from formbot.reports.status import auth_summary
+from formbot.settings.config import Settings
+from formbot.web.auth import (
+    AdminSession,
+    LoginThrottle,
+    PasswordHash,
+    Sessions,
+    cookie_name,
+    same_token,
+)
+from formbot.web.pages import nav_counts
 from parsers.specs import FORMS
-
-from .auth import AdminSession, LoginThrottle, PasswordHash, Sessions, cookie_name, same_token
-from .pages import nav_counts
 
 TEMPLATES = Path(__file__).with_name("templates")
 Handler = Callable[[Request], Awaitable[Response]]

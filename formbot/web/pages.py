@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from formbot.config import Settings
+from formbot.settings.config import Settings
 from parsers.specs import FORMS, FormSpec
 from store import repo
 from store.models import (

@@ -14,14 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest.rawstore import read_raw
-from parsers.errors import FormbotError
-from store import audit
-from store.models import Message, Unit
-
-from ..reports import write_export
-from . import actions, pages
-from .console import (
+from errors import FormbotError
+from formbot.reports.export import write_export
+from formbot.web import actions, pages
+from formbot.web.console import (
     checked_form,
     console_of,
     flash,
@@ -30,7 +26,10 @@ from .console import (
     render,
     who,
 )
-from .sql import EXAMPLES, MAX_ROWS, QueryRefused, run_query
+from formbot.web.sql import EXAMPLES, MAX_ROWS, QueryRefused, run_query
+from ingest.rawstore import read_raw
+from store import audit
+from store.models import Message, Unit
 
 
 def _id(request: Request, name: str) -> int:

@@ -108,7 +108,7 @@ def print_sender_mismatch(console: Console, items: list[dict[str, Any]]) -> None
     """The ※ units' mail: filed by 填报单位, sent from an address the unit did not register."""
     from rich.markup import escape
 
-    from .reports import auth_summary
+    from formbot.reports.status import auth_summary
 
     if not items:
         return

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .config import ConfigError, mailbox_key
-
-if TYPE_CHECKING:
-    from .config import Settings
+from errors import ConfigError
+from formbot.settings.config import Settings, mailbox_key
 
 # Merged key by key; any other key an entry gives replaces the top level's value.
 SECTIONS = ("mailbox", "smtp", "campaign", "schedule", "limits")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .cliutil import (
+from formbot.cli.options import (
     campaign_option,
     campaigns_option,
     config_option,
@@ -42,8 +42,8 @@ def main() -> None:
 def poll(config_path: str | None, campaign: str | None, now_text: str | None,
          verbose: bool) -> None:
     """收一次邮件：保存原件、读取表格、入库、发送回执。"""
-    from . import pipeline
-    from .console import print_poll_report, progress_bar
+    from formbot.poll import pipeline
+    from formbot.reports.terminal import print_poll_report, progress_bar
 
     config = open_config(config_path, verbose)
     parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
@@ -65,11 +65,10 @@ def poll(config_path: str | None, campaign: str | None, now_text: str | None,
 @friendly
 def remind(config_path: str | None, campaign: str | None, now_text: str | None) -> None:
     """发送此刻到期的催报邮件；每个单位每个提醒节点最多一次。"""
+    from formbot.jobs.remind import queue_reminders
+    from formbot.poll.pipeline import smtp_target
+    from formbot.reports.terminal import print_remind_report
     from notifier.outbox import drain
-
-    from .console import print_remind_report
-    from .pipeline import smtp_target
-    from .remind import queue_reminders
 
     config = open_config(config_path)
     parse_now(now_text, config.primary.campaign.zone)  # a wrong --now stops all at once
@@ -94,8 +93,8 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
     """长期运行：定时收信（支持 IDLE 即时收信），每天定时催报和汇总；Ctrl-C 或 SIGTERM 停止。"""
     import threading
 
-    from .logs import campaign_tag
-    from .worker import Worker, run_forever
+    from formbot.jobs.worker import Worker, run_forever
+    from formbot.settings.logs import campaign_tag
 
     config = open_config(config_path, verbose)
     several = len(config.campaigns) > 1
@@ -122,7 +121,7 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
 @friendly
 def health(config_path: str | None, campaign: str | None, max_age: int | None) -> None:
     """容器健康检查：worker 最近是否成功收过信（有多个活动时，每个活动都要正常）。"""
-    from .config import load_config
+    from formbot.settings.loading import load_config
 
     config = load_config(config_path)
     for settings in config.chosen(campaign):
@@ -151,7 +150,7 @@ def units() -> None:
 @friendly
 def units_import(config_path: str | None, campaign: str | None, file: Path) -> None:
     """从 .xlsx 或 .csv 导入单位名单（列：单位名称、别名、邮箱）。"""
-    from .registry import import_units
+    from formbot.poll.registry import import_units
 
     settings, engine = one_campaign(config_path, campaign)
     added, updated, overridden = import_units(settings, engine=engine, path=file)
@@ -167,8 +166,8 @@ def units_import(config_path: str | None, campaign: str | None, file: Path) -> N
 @friendly
 def units_list(config_path: str | None, campaign: str | None) -> None:
     """列出所有单位、别名、登记邮箱和来源。"""
-    from .console import print_units
-    from .registry import known_senders, list_units
+    from formbot.poll.registry import known_senders, list_units
+    from formbot.reports.terminal import print_units
 
     _, engine = one_campaign(config_path, campaign)
     print_units(list_units(engine=engine), known_senders(engine=engine))
@@ -181,8 +180,8 @@ def units_list(config_path: str | None, campaign: str | None) -> None:
 @friendly
 def status(config_path: str | None, campaign: str | None, as_json: bool) -> None:
     """各单位提交情况、未匹配和处理失败的邮件。"""
-    from .console import print_status
-    from .reports import status_data
+    from formbot.reports.status import status_data
+    from formbot.reports.terminal import print_status
 
     settings, engine = one_campaign(config_path, campaign)
     data = status_data(settings, engine=engine, sender_check=not as_json)
@@ -197,7 +196,7 @@ def status(config_path: str | None, campaign: str | None, as_json: bool) -> None
 
 def _other_campaigns(config_path: str | None, shown: Any) -> None:
     """Under a campaign's report, name the config's other campaigns and how to see them."""
-    from .config import load_config
+    from formbot.settings.loading import load_config
 
     others = [s.campaign.code for s in load_config(config_path).campaigns if s is not shown
               and s.campaign.code != shown.campaign.code]
@@ -214,9 +213,8 @@ def _other_campaigns(config_path: str | None, shown: Any) -> None:
 @friendly
 def export(config_path: str | None, campaign: str | None, out: Path) -> None:
     """导出汇总表（每个单位每张表以最后一次提交为准）。"""
-    from parsers.errors import FormbotError
-
-    from .reports import write_export
+    from errors import FormbotError
+    from formbot.reports.export import write_export
 
     if out.suffix.lower() != ".xlsx":
         raise FormbotError(
@@ -238,10 +236,9 @@ def export(config_path: str | None, campaign: str | None, out: Path) -> None:
 def reprocess(config_path: str | None, campaign: str | None, now_text: str | None,
               all_messages: bool, message_ids: tuple[str, ...]) -> None:
     """按保存的原始邮件重新解析（解析程序更新后用）；不会重复入库或重复发回执。"""
-    from parsers.errors import FormbotError
-
-    from . import pipeline
-    from .console import print_poll_report, progress_bar
+    from errors import FormbotError
+    from formbot.poll import pipeline
+    from formbot.reports.terminal import print_poll_report, progress_bar
 
     if all_messages == bool(message_ids):
         raise FormbotError("请指定 --all（全部邮件）或一个或多个 Message-ID")
@@ -268,12 +265,11 @@ def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> N
     """把全部数据复制到一个新的空数据库（原数据库不变），之后把 database 配置改成新地址。"""
     from contextlib import ExitStack
 
-    from parsers.errors import FormbotError
+    from errors import FormbotError
+    from formbot.poll import pipeline
     from store.db import open_database, shown_url
     from store.leases import held
     from store.transfer import copy_database
-
-    from . import pipeline
 
     settings, engine = one_campaign(config_path, campaign)
     with ExitStack() as stack:
@@ -310,7 +306,7 @@ def backup(config_path: str | None, campaign: str | None, file: Path) -> None:
 @friendly
 def doctor(config_path: str | None, campaign: str | None) -> None:
     """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录。"""
-    from .doctor import run_checks
+    from formbot.cli.doctor import run_checks
 
     ok = run_checks(config_path, campaign)
     sys.exit(0 if ok else 1)
@@ -326,7 +322,7 @@ def doctor(config_path: str | None, campaign: str | None) -> None:
 @friendly
 def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port: int) -> None:
     """不需要配置：启动内置的收发信服务器，放入示例邮件，跑一遍完整流程。"""
-    from .demo import run_demo
+    from formbot.demo.run import run_demo
 
     if serve_after and work_dir is None:
         import tempfile
@@ -334,7 +330,7 @@ def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port
         work_dir = Path(tempfile.mkdtemp(prefix="formbot-demo-"))  # the console reads it after
     run_demo(work_dir=work_dir, export_path=Path("demo-export.xlsx"))
     if serve_after:
-        from .web.serve import serve_demo
+        from formbot.demo.console import serve_demo
 
         serve_demo(work_dir, host="127.0.0.1", port=port, echo=click.echo)  # type: ignore[arg-type]
 
@@ -350,7 +346,7 @@ def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port
 def serve(config_path: str | None, campaign: str | None, host: str, port: int) -> None:
     """管理后台（网页）：进度、单位详情、认领邮件、重试、搜索、下载汇总表。
     登录密码放在环境变量 FORMBOT_ADMIN_PASSWORD 中。"""
-    from .web.serve import serve as serve_console
+    from formbot.web.serve import serve as serve_console
 
     settings, engine = one_campaign(config_path, campaign)
     serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)

@@ -52,7 +52,7 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from parsers.errors import FormbotError
+        from errors import FormbotError
 
         try:
             return func(*args, **kwargs)
@@ -74,7 +74,7 @@ def friendly(func: F) -> F:
 
 
 def parse_now(text: str | None, zone: Any) -> datetime:
-    from parsers.errors import FormbotError
+    from errors import FormbotError
 
     if not text:
         return datetime.now(zone)
@@ -88,8 +88,8 @@ def parse_now(text: str | None, zone: Any) -> datetime:
 
 
 def open_config(config_path: str | None, verbose: bool = False) -> Any:
-    from .config import load_config
-    from .logs import setup_logging
+    from formbot.settings.loading import load_config
+    from formbot.settings.logs import setup_logging
 
     os.umask(0o077)  # raw mail, the database and logs hold units' contacts: owner only
     config = load_config(config_path)
@@ -98,9 +98,8 @@ def open_config(config_path: str | None, verbose: bool = False) -> Any:
 
 
 def open_store(settings: Any) -> Any:
+    from formbot.poll.registry import sync_registry
     from store.db import open_database
-
-    from .registry import sync_registry
 
     engine = open_database(settings.database)
     sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
@@ -121,9 +120,8 @@ def for_each_campaign(config: Any, campaign: str | None,
     password unset) is reported and the others still run; the exit status tells."""
     from loguru import logger
 
-    from parsers.errors import FormbotError
-
-    from .logs import campaign_tag
+    from errors import FormbotError
+    from formbot.settings.logs import campaign_tag
 
     chosen = config.chosen(campaign)
     several = len(config.campaigns) > 1

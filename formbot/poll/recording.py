@@ -11,13 +11,12 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from formbot.settings.config import MailboxSettings
 from ingest.imap import Mailbox
 from ingest.rawstore import KeptRaw, read_header_block
 from store import repo
 from store.crashpoints import crashpoint
 from store.models import MailboxCopy, Message
-
-from .config import MailboxSettings
 
 
 def message_key(path: str | Path, sha: str) -> tuple[str, str | None]:

@@ -14,12 +14,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from parsers.errors import FormbotError
+from errors import FormbotError
+from formbot.settings.config import Settings
 from parsers.registry import read_registry
 from store import repo
 from store.models import Unit
-
-from .config import Settings
 
 RANK = {"import": 1, "file": 2, "config": 3}
 

@@ -16,7 +16,7 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from .embedded import LOOPBACK, START_TIMEOUT
+from formbot.demo.imap_server import LOOPBACK, START_TIMEOUT
 
 __all__ = ["EmbeddedSMTP"]
 

@@ -7,15 +7,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from formbot.poll.receipts import deadline_text
+from formbot.reports.status import auth_summary
+from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from parsers.specs import FORMS, form_by_key
 from store.models import Submission, Unit
 from store.queries import failed_messages, sender_mismatches, unit_progress, unmatched_messages
-
-from .config import Settings
-from .receipts import deadline_text
-from .reports import auth_summary
 
 
 def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:

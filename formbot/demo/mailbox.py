@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .samples import (
+from formbot.demo.samples import (
     FormFill,
     activity_docx,
     activity_xlsx,

@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 from loguru import logger
 from sqlmodel import Session
 
+from formbot.poll.reading import Parsed
+from formbot.poll.receipts import build_facts
+from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.receipts import receipt_subject
@@ -19,10 +22,6 @@ from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify, unit_key
 from store import repo
 from store.models import Message, Submission, Unit
-
-from .config import Settings
-from .reading import Parsed
-from .receipts import build_facts
 
 ADMIN = "admin"            # match_method of a mail the admin filed under a unit
 DISMISSED = "dismissed"    # outcome of a mail the admin set aside

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from formbot.settings.config import LimitSettings
 from parsers.body import html_lines, text_lines
 from parsers.errors import ParseError
 from parsers.files import FileResult, LegacyConverter, read_attachment, sniff
@@ -44,8 +45,6 @@ from parsers.mail import (
     with_parts,
 )
 from parsers.mailparts import source_size
-
-from .config import LimitSettings
 
 # Below this many mails a pool costs more to start than it saves.
 PARALLEL_MIN = 8

@@ -8,15 +8,14 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from formbot.poll.receipts import deadline_text
+from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.reminders import due_slot, slot_label
 from parsers.specs import FORMS
 from store import repo
 from store.queries import unit_progress
-
-from .config import Settings
-from .receipts import deadline_text
 
 
 @dataclass

@@ -23,20 +23,19 @@ from loguru import logger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from errors import FormbotError
+from formbot.poll.converters import LazyConverter
+from formbot.poll.reading import PARALLEL_MIN, Parsed, Readers
+from formbot.poll.recording import mark_handled, record_all, skip_known
+from formbot.poll.registry import sync_registry
+from formbot.poll.storing import StoreContext, store_message
+from formbot.settings.config import MailboxSettings, Settings
 from ingest.imap import ImapTarget, Mailbox
 from notifier.outbox import DrainReport, SmtpTarget, drain
-from parsers.errors import FormbotError
 from store import repo
 from store.crashpoints import crashpoint
 from store.leases import held
 from store.models import Message
-
-from .config import MailboxSettings, Settings
-from .converters import LazyConverter
-from .reading import PARALLEL_MIN, Parsed, Readers
-from .recording import mark_handled, record_all, skip_known
-from .registry import sync_registry
-from .storing import StoreContext, store_message
 
 Progress = Callable[[int, int], None]
 # Longer than any poll; a crashed poller's lease expires after it.

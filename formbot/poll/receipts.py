@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from formbot.settings.config import Settings
 from notifier.receipts import FormTaken, ReceiptFacts
 from parsers.files import FileResult
 from parsers.forms import FormData
 from parsers.specs import FORMS, form_by_key
-
-from .config import Settings
 
 
 def deadline_text(day: date) -> str:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -21,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from parsers.errors import FormbotError
+from errors import ConfigError
 from parsers.limits import (
     DEFAULT_ATTACHMENT_MB,
     DEFAULT_MESSAGE_MB,
@@ -34,8 +33,6 @@ from parsers.limits import (
 DEFAULT_PATH = "config.yaml"
 
 
-class ConfigError(FormbotError):
-    """config.yaml is missing, unreadable or wrong; the message names the key."""
 
 
 class _Strict(BaseModel):
@@ -227,94 +224,9 @@ def _describe(error: dict[str, object]) -> str:
     return f"{key}：{message}（当前值 {value!r}）"
 
 
-def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """The config's campaign (`campaign:`): what every single-campaign command works on."""
-    return load_config(path).primary
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read and validate the config with every campaign it declares (`campaigns:`).
-
-    Relative paths are taken from the config's folder. A wrong key in any campaign
-    refuses the whole file, so no command runs on half a config.
-    """
-    from .campaigns import entries, keep_apart
-
-    config_path = Path(path or os.environ.get("FORMBOT_CONFIG") or DEFAULT_PATH)
-    data = _read(config_path)
-    more = data.pop("campaigns", None)
-    base = config_path.resolve().parent
-    primary = _resolved(_validate(data, config_path), base)
-    others = [_resolved(_validate(entry, config_path, where=where), base)
-              for where, entry in entries(data, more, config_path)]
-    campaigns = [primary, *others]
-    keep_apart(campaigns, config_path)
-    for settings in campaigns:
-        settings._siblings = tuple(address for other in campaigns if other is not settings
-                                   for address in other.addresses())
-    return Config(config_path, campaigns)
-
-
-class Config:
-    """Every campaign of one config.yaml, `campaign:` first."""
-
-    def __init__(self, path: Path, campaigns: list[Settings]) -> None:
-        self.path = path
-        self.campaigns = campaigns
-
-    @property
-    def primary(self) -> Settings:
-        return self.campaigns[0]
-
-    def select(self, text: str | None) -> Settings:
-        """`--campaign TEXT`: the campaign whose code or title is, or alone contains, TEXT."""
-        from .campaigns import find
-
-        return self.primary if text is None else find(self.campaigns, text)
-
-    def chosen(self, text: str | None) -> list[Settings]:
-        """Every campaign, or the one `--campaign TEXT` names (poll, remind, run, doctor)."""
-        return list(self.campaigns) if text is None else [self.select(text)]
-
-
-def _read(config_path: Path) -> dict[str, object]:
-    if not config_path.is_file():
-        raise ConfigError(
-            f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）"
-        )
-    try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{config_path}：文件不是 UTF-8 编码，请用 UTF-8 保存") from exc
-    except yaml.YAMLError as exc:
-        # One line: the CLI prints this sentence as it is, and PyYAML's own text spans
-        # several lines with a caret drawing.
-        mark = getattr(exc, "problem_mark", None)
-        where = f"第{mark.line + 1}行第{mark.column + 1}列：" if mark is not None else ""
-        detail = getattr(exc, "problem", None) or str(exc)
-        detail = " ".join(str(detail).split())
-        raise ConfigError(f"{config_path}：不是有效的 YAML（{where}{detail}）") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{config_path}：内容应为键值对（mailbox:、smtp:、campaign: …）")
-    return data
-
-
-def _validate(data: dict[str, object], config_path: Path, *, where: str = "") -> Settings:
+def validate(data: dict[str, object], config_path: Path, *, where: str = "") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         problems = "；".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
         raise ConfigError(f"{config_path}：{where}{problems}") from None
-
-
-def _resolved(settings: Settings, base: Path) -> Settings:
-    updates: dict[str, object] = {}
-    if not settings.data_dir.is_absolute():
-        updates["data_dir"] = base / settings.data_dir
-    if settings.units_file and not settings.units_file.is_absolute():
-        updates["units_file"] = base / settings.units_file
-    if settings.database.startswith("sqlite:///") and not settings.database.startswith(
-        ("sqlite:////", "sqlite:///:memory:")
-    ):
-        updates["database"] = "sqlite:///" + str(base / settings.database.removeprefix("sqlite:///"))
-    return settings.model_copy(update=updates)

@@ -22,16 +22,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 from sqlalchemy import Engine
 
+from errors import FormbotError
+from formbot.jobs.digest import queue_digest
+from formbot.jobs.remind import queue_reminders
+from formbot.poll import pipeline
+from formbot.poll.registry import sync_registry
+from formbot.settings.config import MailboxSettings, Settings
 from ingest.errors import MailboxError
 from ingest.imap import Mailbox
 from notifier.outbox import DeliveryError, drain
-from parsers.errors import FormbotError
-
-from . import pipeline
-from .config import MailboxSettings, Settings
-from .digest import queue_digest
-from .registry import sync_registry
-from .remind import queue_reminders
 
 Clock = Callable[[], datetime]
 IDLE_RENEW = timedelta(minutes=25)   # RFC 2177: re-issue IDLE at least every 29 minutes

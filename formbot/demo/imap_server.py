@@ -2,7 +2,7 @@
 
 `EmbeddedIMAP` is pymap's in-memory "dict" backend on its own asyncio loop in a
 background thread, so that a blocking client (imapclient) can talk to it from the
-calling thread. Its SMTP counterpart is `formbot.embedded_smtp.EmbeddedSMTP`.
+calling thread. Its SMTP counterpart is `formbot.demo.smtp_server.EmbeddedSMTP`.
 
 `EmbeddedIMAP(require_id=True)` behaves like 126/163 (NetEase): SELECT and EXAMINE are
 refused with `NO SELECT Unsafe Login...` until the session has sent ID (RFC 2971).

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from parsers.errors import FormbotError
+from errors import FormbotError
 
 if TYPE_CHECKING:
-    from .config import MailboxSettings, Settings
+    from formbot.settings.config import MailboxSettings, Settings
 
 
 def _check(label: str, action: Callable[[], str]) -> bool:
@@ -27,7 +27,7 @@ def _check(label: str, action: Callable[[], str]) -> bool:
 
 
 def run_checks(config_path: str | None, campaign: str | None = None) -> bool:
-    from .config import load_config
+    from formbot.settings.loading import load_config
 
     try:
         config = load_config(config_path)
@@ -65,9 +65,8 @@ def _campaign_checks(settings: Settings) -> bool:
 
     def imap(box: MailboxSettings) -> Callable[[], str]:
         def check() -> str:
+            from formbot.poll.pipeline import imap_target
             from ingest.imap import Mailbox
-
-            from .pipeline import imap_target
 
             with Mailbox(imap_target(settings, box)) as mailbox:
                 sent_id = "已发送 IMAP ID" if b"ID" in mailbox.capabilities else "服务器不支持 ID"
@@ -75,9 +74,8 @@ def _campaign_checks(settings: Settings) -> bool:
         return check
 
     def smtp() -> str:
+        from formbot.poll.pipeline import smtp_target
         from notifier.outbox import _connect
-
-        from .pipeline import smtp_target
 
         client = _connect(smtp_target(settings))
         client.quit()

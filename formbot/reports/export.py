@@ -1,8 +1,8 @@
-"""The admin's views: status (JSON and table) and the summary workbook."""
+"""The summary workbook of CONTRACT.md (`formbot export`): which rows and sheets; the
+layout is workbook.py's."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,96 +10,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from formbot.reports.status import SHEET_NAMES, SUMMARY_SHEET, local_time
+from formbot.settings.config import Settings
 from parsers.specs import FORMS
-from store.models import Message, Unit
-from store.queries import (
-    current_rows,
-    failed_messages,
-    sender_mismatches,
-    unit_progress,
-    unmatched_messages,
-)
-
-from .config import Settings
-
-SUMMARY_SHEET = "提交情况"
-SHEET_NAMES = {"activity": "主题活动申报表", "volunteer_team": "志愿者服务队登记表"}
-# RFC 8601 resinfo: "method=result" opens each ";"-separated part after the authserv-id.
-_RESINFO = re.compile(r"\s*([A-Za-z][\w.-]*)\s*=\s*([A-Za-z]+)")
-# A header is sender-controlled text: what is shown of it stays short.
-_AUTH_SHOWN = 300
-
-
-def _local(moment: datetime | None, settings: Settings) -> datetime | None:
-    return moment.astimezone(settings.campaign.zone) if moment else None
-
-
-def auth_summary(header: str | None) -> str:
-    """`dkim=pass spf=fail` from an Authentication-Results value, for a person to read.
-
-    The receiving server (126) puts its verdicts on each method there; the clauses after
-    them (header.d=, smtp.mailfrom=, comments) matter less than the verdicts themselves.
-    """
-    if not header:
-        return "无认证结果"
-    verdicts = [f"{m.group(1).lower()}={m.group(2).lower()}"
-                for part in header.split(";")[1:] if (m := _RESINFO.match(part))]
-    return " ".join(verdicts) or " ".join(header.split())[:_AUTH_SHOWN]
-
-
-def mismatch_entry(message: Message, unit: Unit, settings: Settings) -> dict[str, Any]:
-    """One `sender_mismatch` item of the status JSON."""
-    received = _local(message.sent_at or message.received_at, settings)
-    return {
-        "unit": unit.name,
-        "message_id": message.message_id or message.key,
-        "from": message.from_addr,
-        "subject": message.subject,
-        "received_at": received.isoformat(timespec="seconds") if received else None,
-        # The topmost Authentication-Results, as recorded: the receiving server's (126's)
-        # verdict when it adds one; null when the mail had none.
-        "auth": " ".join(message.auth_results.split()) if message.auth_results else None,
-    }
-
-
-def status_data(settings: Settings, *, engine: Engine,
-                sender_check: bool = False) -> dict[str, Any]:
-    """The status JSON of CONTRACT.md, exactly. With `sender_check` (the text table and the
-    console), also `sender_mismatch`: current submissions filed by 填报单位 whose From is
-    not a registered address of the unit. Not in the JSON: the contract fixes its keys."""
-    with Session(engine) as session:
-        progress = unit_progress(session=session)
-        unmatched = unmatched_messages(session=session)
-        failed = failed_messages(session=session)
-        mismatched = [mismatch_entry(message, unit, settings) for message, unit
-                      in sender_mismatches(session=session, current_only=True)
-                      ] if sender_check else []
-    units = []
-    for item in progress:
-        forms = {}
-        for spec in FORMS:
-            sub = item.forms.get(spec.key)
-            received = _local(sub.received_at, settings) if sub else None
-            forms[spec.key] = {
-                "submitted": sub is not None,
-                "rows": sub.row_count if sub else 0,
-                "received_at": received.isoformat(timespec="seconds") if received else None,
-            }
-        units.append({"name": item.unit.name, "forms": forms,
-                      "reminders_sent": item.reminders_sent})
-    data = {
-        "campaign": settings.campaign.code,
-        "deadline": settings.campaign.deadline.isoformat(),
-        "units_total": len(progress),
-        "units_complete": sum(1 for p in progress if len(p.forms) == len(FORMS)),
-        "units": units,
-        "unmatched": [{"message_id": m.message_id or m.key, "from": m.from_addr,
-                       "unit_text": m.unit_text} for m in unmatched],
-        "failed": [{"message_id": m.message_id or m.key, "error": m.error or ""} for m in failed],
-    }
-    if sender_check:
-        data["sender_mismatch"] = mismatched
-    return data
+from store.queries import current_rows, unit_progress
 
 
 def _unread(row: object, fields: Any) -> list[str]:
@@ -118,7 +32,7 @@ def _unread(row: object, fields: Any) -> list[str]:
 
 def export_title(settings: Settings, progress: list[Any], now: datetime) -> tuple[str, str]:
     complete = sum(1 for p in progress if len(p.forms) == len(FORMS))
-    when = _local(now, settings)
+    when = local_time(now, settings)
     stamp = when.strftime("%Y-%m-%d %H:%M") if when else ""
     return (f"{settings.campaign.code}　{settings.campaign.title}",
             f"导出时间：{stamp}　截止日期：{settings.campaign.deadline.isoformat()}"
@@ -131,7 +45,7 @@ def write_export(settings: Settings, *, engine: Engine, out: Path,
     written per sheet."""
     from openpyxl import Workbook
 
-    from .workbook import SheetPlan, add_sheet, status_marker
+    from formbot.reports.workbook import SheetPlan, add_sheet, status_marker
 
     now = now or datetime.now(settings.campaign.zone)
     workbook = Workbook()
@@ -150,7 +64,7 @@ def write_export(settings: Settings, *, engine: Engine, out: Path,
             rows = current_rows(session=session, form=spec.key)
             lines: list[list[object]] = []
             for unit, sub, row in rows:
-                received = _local(sub.received_at, settings)
+                received = local_time(sub.received_at, settings)
                 problems = (list(getattr(row, "problems", [])) + list(sub.problems)
                             + _unread(row, spec.data_fields))
                 values: list[object] = [unit.name, row.seq]  # type: ignore[attr-defined]
@@ -168,7 +82,7 @@ def write_export(settings: Settings, *, engine: Engine, out: Path,
             counts[name] = len(rows)
         summary_rows: list[list[object]] = []
         for item in progress:
-            last = _local(item.last_received, settings)
+            last = local_time(item.last_received, settings)
             summary_rows.append([item.unit.name,
                                  *("已提交" if s.key in item.forms else "未提交" for s in FORMS),
                                  last.strftime("%Y-%m-%d %H:%M") if last else None,

@@ -10,24 +10,24 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from notifier.outbox import drain
-from store.db import open_database
-
-from . import pipeline
-from .config import load_settings
-from .console import (
+from formbot.demo.imap_server import EmbeddedIMAP
+from formbot.demo.mailbox import DEMO_UNITS, demo_mailbox
+from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.remind import queue_reminders
+from formbot.poll import pipeline
+from formbot.reports.export import write_export
+from formbot.reports.status import status_data
+from formbot.reports.terminal import (
     make_console,
     print_poll_report,
     print_remind_report,
     print_status,
     progress_bar,
 )
-from .demomail import DEMO_UNITS, demo_mailbox
-from .embedded import EmbeddedIMAP
-from .embedded_smtp import EmbeddedSMTP
-from .logs import setup_logging
-from .remind import queue_reminders
-from .reports import status_data, write_export
+from formbot.settings.loading import load_settings
+from formbot.settings.logs import setup_logging
+from notifier.outbox import drain
+from store.db import open_database
 
 BOT = "qzxjb2008@126.com"
 PASSWORD = "demo-password"   # only the embedded servers on 127.0.0.1 know it
