@@ -25,6 +25,7 @@ from .cliutil import (
     open_store,
     parse_now,
 )
+from .outboxcli import outbox
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -348,6 +349,9 @@ def serve(config_path: str | None, campaign: str | None, host: str, port: int) -
 
     settings, engine = one_campaign(config_path, campaign)
     serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)
+
+
+main.add_command(outbox)
 
 
 if __name__ == "__main__":  # pragma: no cover
