@@ -32,6 +32,9 @@ from .outboxcli import outbox
 @click.version_option(package_name="formbot")
 def main() -> None:
     """formbot：自动收取各单位邮件报送的表格，发回执、催报，并汇总。"""
+    from .logs import quiet_start
+
+    quiet_start("-v" in sys.argv or "--verbose" in sys.argv)  # no dump even before config
 
 
 @main.command()

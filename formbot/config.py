@@ -31,6 +31,8 @@ from parsers.limits import (
     HARD_MAX_PARTS,
 )
 
+from .configerrors import ConfigLoader, describe
+
 DEFAULT_PATH = "config.yaml"
 
 
@@ -213,20 +215,6 @@ def mailbox_key(box: MailboxSettings) -> tuple[str, int, str, str]:
     return (box.host.lower(), box.port, box.username.lower(), folder)
 
 
-def _describe(error: dict[str, object]) -> str:
-    key = ".".join(str(p) for p in error["loc"]) or "(整个文件)"  # type: ignore[union-attr]
-    kind = str(error["type"])
-    if kind == "missing":
-        return f"{key}：缺少这个配置项"
-    if kind == "extra_forbidden":
-        return f"{key}：未知的配置项（是否拼写错误？）"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if isinstance(value, dict | list):
-        return f"{key}：{message}"  # a whole section would drown the sentence
-    return f"{key}：{message}（当前值 {value!r}）"
-
-
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """The config's campaign (`campaign:`): what every single-campaign command works on."""
     return load_config(path).primary
@@ -283,7 +271,8 @@ def _read(config_path: Path) -> dict[str, object]:
             f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）"
         )
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        # Dates stay text here: pydantic refuses a wrong one with a sentence (configerrors).
+        data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=ConfigLoader)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{config_path}：文件不是 UTF-8 编码，请用 UTF-8 保存") from exc
     except yaml.YAMLError as exc:
@@ -303,7 +292,7 @@ def _validate(data: dict[str, object], config_path: Path, *, where: str = "") ->
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "；".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        problems = "；".join(describe(e) for e in exc.errors())  # type: ignore[arg-type]
         raise ConfigError(f"{config_path}：{where}{problems}") from None
 
 

@@ -118,7 +118,30 @@ def _text_cell(sheet: Any, value: object) -> Any:
 
 
 def write_export(settings: Settings, *, engine: Engine, out: Path) -> dict[str, int]:
-    """The summary workbook of CONTRACT.md; returns rows written per sheet."""
+    """The summary workbook of CONTRACT.md; returns rows written per sheet.
+
+    The file is opened first: a path that cannot be written is one sentence before any
+    sheet exists (a write-only sheet left unsaved prints its own traceback at exit)."""
+    from .fileerrors import cannot_write
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle = out.open("wb")
+    except OSError as exc:
+        raise cannot_write(exc, what="--out", path=out) from None
+    try:
+        with handle:
+            counts = _write_workbook(settings, engine, handle)
+    except OSError as exc:
+        out.unlink(missing_ok=True)
+        raise cannot_write(exc, what="--out", path=out) from None
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return counts
+
+
+def _write_workbook(settings: Settings, engine: Engine, handle: Any) -> dict[str, int]:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
@@ -154,6 +177,5 @@ def write_export(settings: Settings, *, engine: Engine, out: Path) -> dict[str, 
                             last.strftime("%Y-%m-%d %H:%M") if last else None,
                             item.reminders_sent])
         counts[SUMMARY_SHEET] = len(progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(out)
+    workbook.save(handle)
     return counts
