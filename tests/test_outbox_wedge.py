@@ -270,3 +270,20 @@ def test_console_lists_failed_mail_and_retries_or_drops_it_with_csrf(tmp_path: P
             assert "已放弃" in gone.text and rows(bot)["junk"].status == "dropped"
             audit = client.get("/audit").text
             assert "重发邮件" in audit and "放弃发送邮件" in audit
+
+
+def test_a_database_from_revision_0003_gains_the_outbox_back_off(tmp_path: Path) -> None:
+    from sqlalchemy import inspect, text
+
+    from store.db import HEAD, current_revision, open_database
+    from tests.helpers import database_url
+
+    url = database_url(tmp_path)
+    engine = open_database(url)
+    with engine.begin() as conn:   # the outbox as release 0003 made it
+        conn.execute(text("ALTER TABLE outgoing DROP COLUMN next_attempt_at"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    engine.dispose()
+    engine = open_database(url)
+    assert current_revision(engine) == HEAD == "0004_outbox_state"
+    assert "next_attempt_at" in {c["name"] for c in inspect(engine).get_columns("outgoing")}
