@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
     logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+    logger.add(sys.stderr, level="WARNING", diagnose=False, backtrace=False)
     logging.getLogger("mail.log").setLevel(logging.ERROR)
     # The fixed 2018 clock makes APScheduler call every start-up job "missed" by years.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)

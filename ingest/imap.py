@@ -19,7 +19,7 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import imapclient
@@ -49,7 +49,7 @@ class ImapTarget:
     port: int
     security: str          # ssl | starttls | plain
     username: str
-    password: str
+    password: str = field(repr=False)   # never in a log line or a traceback
     folder: str = "INBOX"
     timeout: float = 60.0
 

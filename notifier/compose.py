@@ -13,6 +13,8 @@ from pathlib import Path
 
 import jinja2
 
+from .addresses import header_address
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -53,6 +55,11 @@ class Composed:
 _WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=75)
 
 
+# Stands for a To header holding a UTF-8 address until the bytes are written (compat32
+# would make the address an encoded word, which no client reads as an address).
+_UTF8_TO = "formbot-utf8-recipients@invalid"
+
+
 def _one_line(text: str) -> str:
     # Text from a stranger's mail (a subject, an address, a Message-ID) may carry line
     # breaks (an encoded word can hold any bytes): on one line they never start a header.
@@ -91,7 +98,10 @@ def compose(
     # base64: Chinese text in 8bit makes lines some servers refuse (RFC 5321 4.5.3.1.6).
     message = MIMEText(body, "plain", "utf-8")
     message["From"] = _mailbox(sender.name, sender.address)
-    message["To"] = _one_line(", ".join(to))
+    # An IDN domain in its ASCII form; a non-ASCII local part as UTF-8 (RFC 6532): such
+    # a mail only leaves through a server offering SMTPUTF8, which reads it so.
+    to_text = _one_line(", ".join(header_address(a) for a in to))
+    message["To"] = to_text if to_text.isascii() else _UTF8_TO
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=f"formbot.{kind}",
@@ -103,4 +113,7 @@ def compose(
     if in_reply_to:
         message["In-Reply-To"] = _one_line(in_reply_to)
         message["References"] = _one_line(in_reply_to)
-    return Composed(raw=message.as_bytes(policy=_WIRE), subject=subject, recipients=list(to))
+    raw = message.as_bytes(policy=_WIRE)
+    if not to_text.isascii():
+        raw = raw.replace(f"To: {_UTF8_TO}\r\n".encode(), f"To: {to_text}\r\n".encode(), 1)
+    return Composed(raw=raw, subject=subject, recipients=list(to))

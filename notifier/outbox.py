@@ -6,6 +6,13 @@ rows with a short lease, hands each to SMTP and marks it sent. The one window
 no design closes: the server accepted the mail and we crash before marking it
 sent. That row is sent again on restart (at-least-once, with the same
 Message-ID so a mail client can tell).
+
+One mail never holds up the others. What the server cannot take from one mail (an
+address it cannot carry, a permanent 5xx) fails that mail at once, with the reason in
+Chinese for the admin; a temporary refusal (4xx, a dropped connection) is retried with
+back-off (`next_attempt_at`) and fails after MAX_ATTEMPTS. Only what concerns every mail
+(the server unreachable, our login or our sender refused) stops the drain; the rows then
+wait untouched for the next one.
 """
 
 from __future__ import annotations
@@ -16,19 +23,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from loguru import logger
-from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, col, select
 
-from errors import DeliveryError
-from store.crashpoints import crashpoint
+from store.crashpoints import crashpoint, failpoint
 from store.leases import held
 from store.models import Outgoing
 from store.repo import dialect_insert
 
+from .addresses import InvalidAddress, wire_address
 from .compose import Composed
+from .smtperrors import DeliveryError, connect_error, network_reason, reply_text
 
 DRAIN_LEASE = timedelta(minutes=15)
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 10                        # temporary failures of one mail, then it fails
+BACKOFF_FIRST = timedelta(minutes=5)     # doubled at each temporary failure…
+BACKOFF_MAX = timedelta(hours=6)         # …up to this: ten attempts span about a day
 
 
 
@@ -39,7 +49,7 @@ class SmtpTarget:
     port: int
     security: str           # ssl | starttls | plain
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)   # never in a log line or a traceback
     timeout: float = 60.0
 
 
@@ -69,32 +79,34 @@ def enqueue(
 @dataclass
 class DrainReport:
     sent: int = 0
-    failed: int = 0
-    waiting: int = 0
-    errors: list[str] = field(default_factory=list)
+    failed: int = 0          # mails given up in this drain (each with its reason)
+    retrying: int = 0        # mails refused for now, waiting for their next attempt
+    waiting: int = 0         # mails still pending after this drain
+    errors: list[str] = field(default_factory=list)   # what stopped the drain (the server)
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th temporary failure of one mail."""
+    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
 def _connect(target: SmtpTarget) -> smtplib.SMTP:
+    client: smtplib.SMTP | None = None
     try:
         if target.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                target.host, target.port, timeout=target.timeout,
-                context=ssl.create_default_context(),
-            )
+            client = smtplib.SMTP_SSL(target.host, target.port, timeout=target.timeout,
+                                      context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(target.host, target.port, timeout=target.timeout)
             if target.security == "starttls":
                 client.starttls(context=ssl.create_default_context())
         if target.username and target.password:
             client.login(target.username, target.password)
-    except smtplib.SMTPAuthenticationError:
-        raise DeliveryError(
-            f"发信服务器 {target.host} 拒绝登录：请检查 smtp.username 和密码（126/163 须用授权码）"
-        ) from None
+        client.ehlo_or_helo_if_needed()   # its extensions (SMTPUTF8) are known from here
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(
-            f"无法连接发信服务器 {target.host}:{target.port}（{type(exc).__name__}: {exc}）"
-        ) from None
+        if client is not None:
+            client.close()
+        raise connect_error(exc, target, username=target.username) from None
     return client
 
 
@@ -104,7 +116,7 @@ def _finish(engine: Engine, row_id: int, **values: object) -> None:
 
 
 def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> DrainReport:
-    """Send every pending mail. SMTP down: stop, keep them pending, say so once.
+    """Send every pending mail that is due. SMTP down: stop, keep them pending, say so once.
 
     One drainer at a time (a database lease): two workers never hand the same row to
     SMTP, and a drainer killed mid-way is replaced as soon as it is seen to be dead."""
@@ -114,60 +126,158 @@ def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> 
         return _drain(engine, target, now=now, sender=sender)
 
 
+class _MailFailed(Exception):
+    """This one mail was refused; `temporary` says whether to try it again later."""
+
+    def __init__(self, reason: str, *, temporary: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.temporary = temporary
+
+
+class _ServerRefused(Exception):
+    """The server refused what every mail shares (our sender): stop the drain."""
+
+
+def _due(engine: Engine, now: datetime) -> list[int]:
+    with Session(engine) as session:
+        return list(session.exec(
+            select(Outgoing.id).where(Outgoing.status == "pending", or_(
+                col(Outgoing.next_attempt_at).is_(None), col(Outgoing.next_attempt_at) <= now))
+            .order_by(col(Outgoing.id))).all())  # type: ignore[arg-type]
+
+
 def _drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> DrainReport:
     report = DrainReport()
-    with Session(engine) as session:
-        pending = session.exec(
-            select(Outgoing.id, Outgoing.recipients).where(Outgoing.status == "pending")
-            .order_by(Outgoing.id)  # type: ignore[arg-type]
-        ).all()
-    if not pending:
-        return report
+    due = _due(engine, now)
     client: smtplib.SMTP | None = None
     try:
-        for row_id, recipients in pending:
+        for row_id in due:
+            with Session(engine) as session:
+                row = session.get(Outgoing, row_id)
+                assert row is not None
+                raw, attempts, recipients = row.raw, row.attempts + 1, list(row.recipients)
+            try:
+                envelope = _envelope(sender, recipients)
+            except _MailFailed as exc:
+                _fail(engine, row_id, attempts, exc.reason, now, report)
+                continue
             if client is None:
                 try:
                     client = _connect(target)
                 except DeliveryError as exc:
+                    # The server, not this mail: no attempt is counted against it.
                     _finish(engine, row_id, last_error=str(exc))
                     report.errors.append(str(exc))
-                    report.waiting = len(pending) - report.sent - report.failed
-                    return report
-            with Session(engine) as session:
-                row = session.get(Outgoing, row_id)
-                assert row is not None
-                raw, attempts = row.raw, row.attempts + 1
+                    break
+            failpoint("outbox-send")
             try:
-                client.sendmail(sender, list(recipients), raw)
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
-                    smtplib.SMTPSenderRefused) as exc:
-                permanent = getattr(exc, "smtp_code", 500) >= 500 or isinstance(
-                    exc, smtplib.SMTPRecipientsRefused)
-                give_up = permanent or attempts >= MAX_ATTEMPTS
-                _finish(engine, row_id, status="failed" if give_up else "pending",
-                        attempts=attempts, last_error=f"{type(exc).__name__}: {exc}")
-                report.failed += give_up
-                logger.warning("outbox.refused id={} error={}", row_id, exc)
-                continue
-            except (OSError, smtplib.SMTPException) as exc:
-                _finish(engine, row_id, attempts=attempts,
-                        last_error=f"{type(exc).__name__}: {exc}")
-                report.errors.append(f"发信中断：{exc}")
-                client = None
+                refused = _send(client, raw, envelope)
+            except _ServerRefused as exc:
+                _finish(engine, row_id, last_error=str(exc))
+                report.errors.append(str(exc))
                 break
+            except _MailFailed as exc:
+                if client.sock is None:      # a 421 or a dropped line: a new connection next
+                    client = None
+                if exc.temporary and attempts < MAX_ATTEMPTS:
+                    _retry_later(engine, row_id, attempts, exc.reason, now, report)
+                else:
+                    _fail(engine, row_id, attempts, exc.reason, now, report)
+                continue
             # The window: accepted by SMTP, not yet recorded. A crash here resends once.
             crashpoint("smtp-accepted")
-            _finish(engine, row_id, status="sent", sent_at=now, attempts=attempts, last_error=None)
+            note = ("部分收件人被拒收：" + "；".join(refused)) if refused else None
+            _finish(engine, row_id, status="sent", sent_at=now, attempts=attempts,
+                    last_error=note, next_attempt_at=None)
             report.sent += 1
             logger.info("outbox.sent id={} to={}", row_id, ",".join(recipients))
     finally:
         if client is not None:
             try:
                 client.quit()
-            except (TimeoutError, OSError, smtplib.SMTPException):
+            except (OSError, smtplib.SMTPException):
                 client.close()
     with Session(engine) as session:
         report.waiting = len(session.exec(
             select(Outgoing.id).where(Outgoing.status == "pending")).all())
     return report
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    sender: str
+    recipients: list[str]
+    utf8: bool
+
+
+def _envelope(sender: str, recipients: list[str]) -> _Envelope:
+    """The addresses as SMTP carries them; a mail with none it can carry fails here."""
+    if not recipients:
+        raise _MailFailed("没有收件人", temporary=False)
+    try:
+        wired = [wire_address(sender), *(wire_address(r) for r in recipients)]
+    except InvalidAddress as exc:
+        raise _MailFailed(str(exc), temporary=False) from None
+    return _Envelope(wired[0].text, [w.text for w in wired[1:]], any(w.needs_utf8 for w in wired))
+
+
+def _send(client: smtplib.SMTP, raw: bytes, envelope: _Envelope) -> list[str]:
+    """Hand one mail to the server; the recipients it refused while taking it for others."""
+    options: list[str] = []
+    if envelope.utf8:
+        if not client.has_extn("smtputf8"):
+            raise _MailFailed(
+                f"收件地址 {'、'.join(envelope.recipients)} 含中文等非 ASCII 字符，"
+                f"发信服务器不支持 SMTPUTF8，无法投递", temporary=False)
+        options.append("SMTPUTF8")
+    try:
+        refused = client.sendmail(envelope.sender, envelope.recipients, raw, options)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        answers = "；".join(f"{address}：{reply_text(code, text)}"
+                           for address, (code, text) in exc.recipients.items())
+        raise _MailFailed(f"收件服务器拒收（{answers}）",
+                          temporary=all(400 <= c < 500 for c in codes)) from None
+    except smtplib.SMTPSenderRefused as exc:
+        answer = reply_text(exc.smtp_code, exc.smtp_error)
+        if envelope.utf8 or exc.smtp_code in (552, 452):   # this mail's size or its SMTPUTF8
+            raise _MailFailed(f"发信服务器不接受这封邮件（{answer}）",
+                              temporary=exc.smtp_code < 500) from None
+        raise _ServerRefused(f"发信服务器拒绝发件人 {envelope.sender}（{answer}）："
+                             f"请检查 smtp.from_address 是否就是登录的邮箱") from None
+    except smtplib.SMTPResponseException as exc:       # DATA refused, or any other reply
+        raise _MailFailed(f"发信服务器拒收这封邮件（{reply_text(exc.smtp_code, exc.smtp_error)}）",
+                          temporary=exc.smtp_code < 500) from None
+    except (OSError, smtplib.SMTPException) as exc:    # reset, timeout, disconnected
+        client.close()
+        raise _MailFailed(f"发送中断（{network_reason(exc)}）", temporary=True) from None
+    except Exception as exc:  # the boundary: a bug with one mail must not stop the others
+        logger.opt(exception=exc).error("outbox.unexpected error={}", type(exc).__name__)
+        client.close()
+        raise _MailFailed(f"发送时出现程序错误（{type(exc).__name__}），详情见日志",
+                          temporary=True) from None
+    return [f"{address}：{reply_text(code, text)}" for address, (code, text) in refused.items()]
+
+
+def _retry_later(engine: Engine, row_id: int, attempts: int, reason: str, now: datetime,
+                 report: DrainReport) -> None:
+    wait = backoff(attempts)
+    _finish(engine, row_id, attempts=attempts, next_attempt_at=now + wait,
+            last_error=f"{reason}，{_minutes(wait)}后重试（第 {attempts}/{MAX_ATTEMPTS} 次）")
+    report.retrying += 1
+    logger.warning("outbox.retry_later id={} attempts={} reason={}", row_id, attempts, reason)
+
+
+def _fail(engine: Engine, row_id: int, attempts: int, reason: str, now: datetime,
+          report: DrainReport) -> None:
+    tried = f"，已尝试 {attempts} 次" if attempts > 1 else ""
+    _finish(engine, row_id, status="failed", attempts=attempts, next_attempt_at=None,
+            last_error=f"{reason}{tried}，已停止发送")
+    report.failed += 1
+    logger.warning("outbox.failed id={} attempts={} reason={}", row_id, attempts, reason)
+
+
+def _minutes(wait: timedelta) -> str:
+    minutes = int(wait.total_seconds() // 60)
+    return f"{minutes // 60} 小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} 分钟"

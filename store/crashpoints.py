@@ -23,3 +23,14 @@ def crashpoint(name: str) -> None:
         with open(os.environ.get("FORMBOT_CRASH_LOG", os.devnull), "a") as log:
             log.write(f"{name}\n")
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class InjectedFailure(RuntimeError):
+    """Raised where FORMBOT_FAIL_AT names: a bug, as tests need one at a known place."""
+
+
+def failpoint(name: str) -> None:
+    """Off unless FORMBOT_FAIL_AT=name: then an exception is raised here, as a bug would,
+    to prove that a crash shows one sentence and never a secret (tests/test_no_dumps.py)."""
+    if os.environ.get("FORMBOT_FAIL_AT") == name:
+        raise InjectedFailure(f"injected failure at {name}")

@@ -187,11 +187,13 @@ class Outgoing(SQLModel, table=True):
     recipients: list[str] = _json([])  # type: ignore[assignment]
     subject: str = ""
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    status: str = Field(default="pending", index=True)  # pending | sent | failed
+    status: str = Field(default="pending", index=True)  # pending | sent | failed | dropped
     attempts: int = 0
-    last_error: str | None = None
+    last_error: str | None = None   # a Chinese sentence for the admin, never a repr
     created_at: datetime = _when(nullable=False)  # type: ignore[assignment]
     sent_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
+    # A temporarily refused mail waits until then (back-off); null: due now.
+    next_attempt_at: datetime | None = _when(nullable=True)  # type: ignore[assignment]
 
 
 def utcnow() -> datetime:

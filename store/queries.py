@@ -30,7 +30,7 @@ def unit_progress(*, session: Session) -> list[UnitProgress]:
         current.setdefault(sub.unit_id, {})[sub.form] = sub  # type: ignore[index]
     reminders = dict(session.exec(
         select(Outgoing.unit_id, func.count()).where(
-            Outgoing.kind == "reminder", Outgoing.status != "failed"
+            Outgoing.kind == "reminder", col(Outgoing.status).not_in(("failed", "dropped"))
         ).group_by(Outgoing.unit_id)
     ).all())
     return [UnitProgress(u, current.get(u.id, {}), reminders.get(u.id, 0))  # type: ignore[arg-type]

@@ -49,7 +49,8 @@ def test_the_worker_idles_through_a_link_that_splits_lines(
 ) -> None:
     imap, smtp = servers
     outages: list[str] = []
-    sink = logger.add(lambda m: outages.append(m.record["message"]), level="WARNING")
+    sink = logger.add(lambda m: outages.append(m.record["message"]), level="WARNING",
+                      diagnose=False, backtrace=False)
     with Relay(imap.host, imap.port, trickle=True) as link:
         bot = Bot.at(write_config(tmp_path, link, smtp, schedule={"poll_minutes": 600,
                                                                   "remind_time": "09:00"}))

@@ -453,7 +453,7 @@ def test_status_json_has_the_contract_shape(bot: Bot, imap: EmbeddedIMAP,
     bot.poll()
     data = json.loads(json.dumps(status_data(bot.settings, engine=bot.engine)))
     assert set(data) == {"campaign", "deadline", "units_total", "units_complete", "units",
-                         "unmatched", "failed"}
+                         "unmatched", "failed", "outbox"}
     assert (data["campaign"], data["deadline"]) == ("杨工〔2018〕14号", "2018-06-15")
     assert (data["units_total"], data["units_complete"]) == (4, 1)
     unit = data["units"][0]

@@ -31,7 +31,7 @@ AUTH_126 = ("126.com; dkim=pass header.i=@qq.com header.s=s201512; "
             "spf=fail (126.com: domain of stranger@qq.com does not designate 203.0.113.7 "
             "as permitted sender) smtp.mailfrom=stranger@qq.com")
 CONTRACT_KEYS = {"campaign", "deadline", "units_total", "units_complete", "units", "unmatched",
-                 "failed"}
+                 "failed", "outbox"}
 YINHANG = "殷行街道总工会"
 SENT = datetime(2018, 6, 10, 14, 0, tzinfo=TZ)
 

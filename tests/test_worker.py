@@ -38,7 +38,8 @@ def submission(sender: str = "dhjd_gh@example.cn", n: int = 0) -> bytes:
 @pytest.fixture
 def warnings() -> Iterator[list[str]]:
     seen: list[str] = []
-    sink = logger.add(lambda m: seen.append(m.record["message"]), level="WARNING")
+    sink = logger.add(lambda m: seen.append(m.record["message"]), level="WARNING",
+                      diagnose=False, backtrace=False)
     yield seen
     logger.remove(sink)
 

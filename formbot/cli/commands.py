@@ -25,12 +25,16 @@ from formbot.cli.options import (
     open_store,
     parse_now,
 )
+from formbot.cli.outbox import outbox
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formbot")
 def main() -> None:
     """formbot：自动收取各单位邮件报送的表格，发回执、催报，并汇总。"""
+    from formbot.settings.logs import quiet_start
+
+    quiet_start("-v" in sys.argv or "--verbose" in sys.argv)  # no dump even before config
 
 
 @main.command()
@@ -350,6 +354,9 @@ def serve(config_path: str | None, campaign: str | None, host: str, port: int) -
 
     settings, engine = one_campaign(config_path, campaign)
     serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)
+
+
+main.add_command(outbox)
 
 
 if __name__ == "__main__":  # pragma: no cover

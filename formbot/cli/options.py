@@ -48,7 +48,10 @@ def now_option(func: F) -> F:
 
 
 def friendly(func: F) -> F:
-    """One sentence on stderr and a non-zero exit instead of a traceback."""
+    """One sentence on stderr and a non-zero exit instead of a traceback.
+
+    The traceback of a crash goes to the log file only (without variable values, which
+    can hold a password), and to the terminal too with `--verbose`."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -62,15 +65,38 @@ def friendly(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("已中断。", err=True)
             sys.exit(130)
-        except Exception as exc:
-            from loguru import logger
+        except OSError as exc:   # the machine, not the program: a disk, a permission
+            from formbot.settings.fileerrors import os_reason
 
-            logger.exception("cli.crash")
-            click.echo(f"内部错误：{type(exc).__name__}: {exc}（详情见日志 data/logs/formbot.log）",
-                       err=True)
+            _log_crash(exc)
+            where = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"错误：无法读写{where}（{os_reason(exc)}）：请检查 data_dir、database "
+                       f"和命令中给出的路径是否存在、可写。{_log_hint()}", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            _log_crash(exc)
+            click.echo(f"内部错误：formbot 出现程序错误（{type(exc).__name__}），本次操作未完成。"
+                       f"{_log_hint()}", err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _log_crash(exc: BaseException) -> None:
+    from loguru import logger
+
+    # The terminal sink shows the traceback only with --verbose (formbot/logs.py).
+    logger.bind(file_only=True).opt(exception=exc).error("cli.crash error={}",
+                                                         type(exc).__name__)
+
+
+def _log_hint() -> str:
+    from formbot.settings.logs import log_path
+
+    path = log_path()
+    if path is None:
+        return "（配置尚未读取，没有写日志；请先检查配置文件）"
+    return f"详情见日志 {path}（把它交给技术人员即可，其中不含密码）"
 
 
 def parse_now(text: str | None, zone: Any) -> datetime:

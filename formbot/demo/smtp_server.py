@@ -44,6 +44,8 @@ class _Recorder:
 
     def __init__(self, *, require_auth: bool) -> None:
         self.require_auth = require_auth
+        # Tests refuse chosen recipients (a 550, a 451) to drive the outbox's failures.
+        self.rcpt_replies: dict[str, str] = {}
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.arrived = threading.Condition()
 
@@ -63,6 +65,21 @@ class _Recorder:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        reply = self.rcpt_replies.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         with self.arrived:
@@ -80,13 +97,14 @@ class EmbeddedSMTP:
     """
 
     def __init__(self, *, user: str | None = None, password: str | None = None,
-                 port: int = 0) -> None:
+                 port: int = 0, smtputf8: bool = False) -> None:
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
         self.user = user
         self.password = password
         self.host = LOOPBACK
         self.port = port  # a fixed port lets a test bring "the same server" back after an outage
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531): internationalised addresses
         self._recorder = _Recorder(require_auth=user is not None)
         self._controller: _PortZeroController | None = None
 
@@ -94,6 +112,10 @@ class EmbeddedSMTP:
     def messages(self) -> list[tuple[str, list[str], bytes]]:
         """(mail_from, rcpt_tos, raw data) of each accepted message, in arrival order."""
         return self._recorder.messages
+
+    def refuse(self, address: str, reply: str) -> None:
+        """Answer RCPT TO:<address> with `reply` (e.g. "550 5.1.1 No such user")."""
+        self._recorder.rcpt_replies[address.lower()] = reply
 
     def start(self) -> Self:
         """Start serving; returns once the server has answered a connection."""
@@ -109,6 +131,7 @@ class EmbeddedSMTP:
             ready_timeout=START_TIMEOUT,
             # Without it aiosmtpd calls socket.getfqdn(), which can stall on DNS.
             server_hostname="formbot-embedded",
+            enable_SMTPUTF8=self.smtputf8,
             **options,
         )
         controller.start()

@@ -12,6 +12,7 @@ from formbot.reports.status import auth_summary
 from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
+from notifier.outboxadmin import KIND, outbox_state
 from parsers.specs import FORMS, form_by_key
 from store.models import Submission, Unit
 from store.queries import failed_messages, sender_mismatches, unit_progress, unmatched_messages
@@ -40,6 +41,7 @@ def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
         # The day's only, like `new`: each such mail is pointed out once, not every day.
         mismatched = sender_mismatches(session=session, since=since)
         suspect = {message.id for message, _ in mismatched}
+        outbox = outbox_state(session, campaign.zone)
         body = render(
             "digest.txt.j2",
             date=f"{local:%Y-%m-%d}", code=campaign.code, title=campaign.title,
@@ -53,6 +55,8 @@ def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
             failed=[(m.from_addr, m.subject, m.error or "") for m in failed],
             mismatched=[(unit.name, m.from_addr, m.subject, auth_summary(m.auth_results))
                         for m, unit in mismatched],
+            outbox_failed=[_outgoing(item) for item in outbox["failed"]],
+            outbox_retrying=[_outgoing(item) for item in outbox["retrying"]],
         )
         mail = compose(kind="digest",
                        sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
@@ -63,3 +67,10 @@ def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
                          message=mail, now=now)
         session.commit()
     return queued
+
+
+def _outgoing(item: dict[str, object]) -> tuple[object, ...]:
+    """(id, kind, recipients, subject, reason) of an outgoing mail that did not go."""
+    to = "、".join(item["to"])  # type: ignore[arg-type]
+    return (item["id"], KIND.get(str(item["kind"]), item["kind"]), to, item["subject"],
+            item["error"])

@@ -155,6 +155,7 @@ def deliver(settings: Settings, *, engine: Engine, now: datetime, report: PollRe
     delivery = report.delivery
     delivery.sent += drained.sent
     delivery.failed += drained.failed
+    delivery.retrying += drained.retrying
     delivery.waiting = drained.waiting
     delivery.errors += [e for e in drained.errors if e not in delivery.errors]
 

@@ -45,6 +45,7 @@ from parsers.mail import (
     with_parts,
 )
 from parsers.mailparts import source_size
+from store.crashpoints import failpoint
 
 # Below this many mails a pool costs more to start than it saves.
 PARALLEL_MIN = 8
@@ -191,6 +192,7 @@ def read_message(source: MailSource, converter: LegacyConverter | None = None,
     The mail is read part by part (parsers/mailparts.py): mail-parser sees it without its
     larger attachments, and each of those is decoded from the raw mail when it is read,
     so a 20 MB attachment is in memory once, not the whole mail several times over."""
+    failpoint("reader")   # tests: a bug while reading one mail (tests/test_no_dumps.py)
     limits = limits or ReadLimits()
     mail = open_mail(source, limits)
     problem = mail_problem(mail, limits)
@@ -236,6 +238,9 @@ def _start_worker(memory: int) -> None:
     """Linux: a worker is killed when the poller that started it dies, so a poller killed
     with -9 leaves no readers behind; and its address space is capped, so a file that
     would take all memory raises MemoryError there instead."""
+    from formbot.settings.logs import quiet_start
+
+    quiet_start()  # a spawned worker starts with loguru's default sink, which dumps locals
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -3,6 +3,7 @@ layout is workbook.py's."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,19 @@ def write_export(settings: Settings, *, engine: Engine, out: Path,
             headers=["单位", *(SHEET_NAMES[s.key] for s in FORMS), "最近提交时间", "提醒次数"],
             rows=summary_rows, marker=status_marker(range(1, len(FORMS) + 1))))
         counts[SUMMARY_SHEET] = len(progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(out)
+    _save(workbook, out)
     return counts
+
+
+def _save(workbook: Any, out: Path) -> None:
+    """A path that cannot be written is one sentence, and no half-written file is left."""
+    from formbot.settings.fileerrors import cannot_write
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("wb") as handle:
+            workbook.save(handle)
+    except OSError as exc:
+        with contextlib.suppress(OSError):   # a path through a file cannot be unlinked either
+            out.unlink(missing_ok=True)
+        raise cannot_write(exc, what="--out", path=out) from None

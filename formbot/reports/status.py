@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from formbot.settings.config import Settings
+from notifier.outboxadmin import outbox_state
 from parsers.specs import FORMS
 from store.models import Message, Unit
 from store.queries import (
@@ -69,6 +70,7 @@ def status_data(settings: Settings, *, engine: Engine,
         progress = unit_progress(session=session)
         unmatched = unmatched_messages(session=session)
         failed = failed_messages(session=session)
+        outbox = outbox_state(session, settings.campaign.zone)
         mismatched = [mismatch_entry(message, unit, settings) for message, unit
                       in sender_mismatches(session=session, current_only=True)
                       ] if sender_check else []
@@ -94,6 +96,8 @@ def status_data(settings: Settings, *, engine: Engine,
         "unmatched": [{"message_id": m.message_id or m.key, "from": m.from_addr,
                        "unit_text": m.unit_text} for m in unmatched],
         "failed": [{"message_id": m.message_id or m.key, "error": m.error or ""} for m in failed],
+        # Additive (issue 11): outgoing mail waiting, being retried, or given up.
+        "outbox": outbox,
     }
     if sender_check:
         data["sender_mismatch"] = mismatched

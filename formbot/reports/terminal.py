@@ -61,11 +61,19 @@ def print_poll_report(report: Any) -> None:
         parts.append(f"失败 {report.failed} 封（稍后自动重试）")
     delivery = report.delivery
     parts.append(f"发出回执等邮件 {delivery.sent} 封")
-    if delivery.waiting:
-        parts.append(f"待发 {delivery.waiting} 封")
+    parts += _delivery_parts(delivery)
     console.print("，".join(parts) + "。")
     for error in delivery.errors[:1]:
         error_console().print(f"发信未完成：{error}（下次运行会补发）")
+
+
+def _delivery_parts(delivery: Any) -> list[str]:
+    parts = []
+    if delivery.waiting:
+        parts.append(f"待发 {delivery.waiting} 封")
+    if getattr(delivery, "failed", 0):
+        parts.append(f"发信失败 {delivery.failed} 封（用 formbot outbox list 查看原因）")
+    return parts
 
 
 def print_status(data: dict[str, Any]) -> None:
@@ -102,6 +110,26 @@ def print_status(data: dict[str, Any]) -> None:
         console.print(f"\n[red]处理失败的邮件 {len(data['failed'])} 封（会自动重试）：[/]")
         for item in data["failed"]:
             console.print(f"  {item['message_id']}：{item['error']}")
+    print_outbox(console, data.get("outbox"))
+
+
+def print_outbox(console: Console, outbox: dict[str, Any] | None) -> None:
+    """Outgoing mail that is being retried or was given up, with what to do about it."""
+    from rich.markup import escape
+
+    if not outbox:
+        return
+    if outbox["retrying"]:
+        console.print(f"\n[yellow]暂时发不出、稍后自动重试的邮件 "
+                      f"{len(outbox['retrying'])} 封：[/]")
+        for item in outbox["retrying"]:
+            console.print(escape(f"  #{item['id']} {'、'.join(item['to'])}：{item['error']}"))
+    if outbox["failed"]:
+        console.print(f"\n[red]发送失败的邮件 {len(outbox['failed'])} 封"
+                      f"（formbot outbox retry 编号 重发，formbot outbox drop 编号 放弃）：[/]")
+        for item in outbox["failed"]:
+            console.print(escape(f"  #{item['id']} {'、'.join(item['to'])}　{item['subject']}："
+                                 f"{item['error']}"))
 
 
 def print_sender_mismatch(console: Console, items: list[dict[str, Any]]) -> None:
@@ -132,8 +160,7 @@ def print_remind_report(report: Any, delivery: Any) -> None:
                   + (f"，此前已催报 {report.already} 个" if report.already else "") + "。")
     if report.no_address:
         console.print(f"[yellow]没有登记邮箱、无法催报的单位：{'、'.join(report.no_address)}[/]")
-    waiting = f"，待发 {delivery.waiting} 封" if delivery.waiting else ""
-    console.print(f"发出邮件 {delivery.sent} 封{waiting}。")
+    console.print("，".join([f"发出邮件 {delivery.sent} 封", *_delivery_parts(delivery)]) + "。")
     for error in delivery.errors[:1]:
         error_console().print(f"发信未完成：{error}（下次运行会补发）")
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from errors import ConfigError
+from formbot.settings.configerrors import describe
 from parsers.limits import (
     DEFAULT_ATTACHMENT_MB,
     DEFAULT_MESSAGE_MB,
@@ -210,23 +211,9 @@ def mailbox_key(box: MailboxSettings) -> tuple[str, int, str, str]:
     return (box.host.lower(), box.port, box.username.lower(), folder)
 
 
-def _describe(error: dict[str, object]) -> str:
-    key = ".".join(str(p) for p in error["loc"]) or "(整个文件)"  # type: ignore[union-attr]
-    kind = str(error["type"])
-    if kind == "missing":
-        return f"{key}：缺少这个配置项"
-    if kind == "extra_forbidden":
-        return f"{key}：未知的配置项（是否拼写错误？）"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if isinstance(value, dict | list):
-        return f"{key}：{message}"  # a whole section would drown the sentence
-    return f"{key}：{message}（当前值 {value!r}）"
-
-
 def validate(data: dict[str, object], config_path: Path, *, where: str = "") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "；".join(_describe(e) for e in exc.errors())  # type: ignore[arg-type]
+        problems = "；".join(describe(e) for e in exc.errors())  # type: ignore[arg-type]
         raise ConfigError(f"{config_path}：{where}{problems}") from None

@@ -11,6 +11,7 @@ import yaml
 from errors import ConfigError
 from formbot.settings.campaigns import entries, find, keep_apart
 from formbot.settings.config import DEFAULT_PATH, Settings, validate
+from formbot.settings.configerrors import ConfigLoader
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -65,7 +66,8 @@ def _read(config_path: Path) -> dict[str, object]:
             f"找不到配置文件 {config_path}（用 --config 指定，或设置 FORMBOT_CONFIG）"
         )
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        # Dates stay text here: pydantic refuses a wrong one with a sentence (configerrors).
+        data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=ConfigLoader)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{config_path}：文件不是 UTF-8 编码，请用 UTF-8 保存") from exc
     except yaml.YAMLError as exc:

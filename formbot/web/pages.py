@@ -60,7 +60,9 @@ def open_unmatched(session: Session) -> list[Message]:
 
 def nav_counts(session: Session) -> dict[str, int]:
     return {"unmatched": len(open_unmatched(session)),
-            "failed": len(failed_messages(session=session))}
+            "failed": len(failed_messages(session=session)),
+            "outbox": len(session.exec(select(Outgoing.id).where(
+                Outgoing.status == "failed")).all())}
 
 
 def progress(session: Session, settings: Settings, *, today: date) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from formbot.web.console import (
 )
 from formbot.web.sql import EXAMPLES, MAX_ROWS, QueryRefused, run_query
 from ingest.rawstore import read_raw
+from notifier import outboxadmin
 from store import audit
 from store.models import Message, Unit
 
@@ -170,6 +171,40 @@ async def retry(request: Request) -> Response:
 
 
 @login_required
+async def outbox_page(request: Request) -> Response:
+    console = console_of(request)
+    with Session(console.engine) as session:
+        state = outboxadmin.outbox_state(session, console.settings.campaign.zone)
+    return render(request, "outbox.html", {"outbox": state, "kinds": outboxadmin.KIND})
+
+
+@login_required
+async def outbox_retry(request: Request) -> Response:
+    await checked_form(request)
+    console = console_of(request)
+    ident = _id(request, "outgoing_id")
+
+    def work() -> actions.Outcome:
+        outboxadmin.retry(console.engine, ids=[ident], now=console.now(), who=who(request))
+        return actions.Outcome(f"第 {ident} 封已放回发件箱，下次收信时重新发送。")
+
+    return await _act(request, work, "outbox")
+
+
+@login_required
+async def outbox_drop(request: Request) -> Response:
+    await checked_form(request)
+    console = console_of(request)
+    ident = _id(request, "outgoing_id")
+
+    def work() -> actions.Outcome:
+        outboxadmin.drop(console.engine, ident=ident, now=console.now(), who=who(request))
+        return actions.Outcome(f"已放弃第 {ident} 封，不会再发送（记录保留）。")
+
+    return await _act(request, work, "outbox")
+
+
+@login_required
 async def search(request: Request) -> Response:
     console = console_of(request)
     query = request.query_params.get("q", "")[:100]
@@ -244,6 +279,9 @@ ROUTES = [
     Route("/messages/{message_id:int}/retry", retry, methods=["POST"], name="retry"),
     Route("/unmatched", unmatched, name="unmatched"),
     Route("/failed", failed, name="failed"),
+    Route("/outbox", outbox_page, name="outbox"),
+    Route("/outbox/{outgoing_id:int}/retry", outbox_retry, methods=["POST"], name="outbox_retry"),
+    Route("/outbox/{outgoing_id:int}/drop", outbox_drop, methods=["POST"], name="outbox_drop"),
     Route("/search", search, name="search"),
     Route("/export", export, methods=["POST"], name="export"),
     Route("/sql", sql_page, methods=["GET", "POST"], name="sql"),
