@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from parsers.errors import FormbotError
+from parsers.errors import DeclarationError, FormbotError
 from parsers.limits import (
     DEFAULT_ATTACHMENT_MB,
     DEFAULT_MESSAGE_MB,
@@ -30,6 +30,7 @@ from parsers.limits import (
     DEFAULT_UNPACKED_MB,
     HARD_MAX_PARTS,
 )
+from parsers.specs import FormSpec, builtin_forms
 
 DEFAULT_PATH = "config.yaml"
 
@@ -84,6 +85,9 @@ class CampaignSettings(_Strict):
     reminders: list[int] = Field(default_factory=lambda: [-7, -3, -1, 1])
     contact: str = ""
     admin_emails: list[Email] = Field(default_factory=list)
+    # The notice's forms: a list of declarations, or a YAML file of them beside config.yaml
+    # (CONTRACT.md `campaign.forms`); checked by load_config, read through Settings.forms.
+    forms: list[object] | str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -164,6 +168,8 @@ class Settings(_Strict):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     # The other campaigns' addresses in the same config (set by load_config).
     _siblings: tuple[str, ...] = PrivateAttr(default=())
+    # The campaign's checked form declarations (set by load_config from campaign.forms).
+    _forms: tuple[FormSpec, ...] | None = PrivateAttr(default=None)
 
     # A field validator, not a model one: the error then names `units`, not the
     # whole file (and does not echo the whole config back as "当前值").
@@ -190,6 +196,12 @@ class Settings(_Strict):
                                  f"已在 mailbox 或 mailboxes 中出现过")
             seen.add(key)
         return extra
+
+    @property
+    def forms(self) -> tuple[FormSpec, ...]:
+        """The forms this campaign collects, in declared order: `campaign.forms`, else the
+        built-in two of 杨工〔2018〕14号."""
+        return self._forms if self._forms is not None else builtin_forms()
 
     def all_mailboxes(self) -> list[MailboxSettings]:
         """`mailbox:` first, then the optional `mailboxes:` list."""
@@ -244,8 +256,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     data = _read(config_path)
     more = data.pop("campaigns", None)
     base = config_path.resolve().parent
-    primary = _resolved(_validate(data, config_path), base)
-    others = [_resolved(_validate(entry, config_path, where=where), base)
+    primary = _with_forms(_resolved(_validate(data, config_path), base), config_path)
+    others = [_with_forms(_resolved(_validate(entry, config_path, where=where), base),
+                          config_path, where)
               for where, entry in entries(data, more, config_path)]
     campaigns = [primary, *others]
     keep_apart(campaigns, config_path)
@@ -318,3 +331,27 @@ def _resolved(settings: Settings, base: Path) -> Settings:
     ):
         updates["database"] = "sqlite:///" + str(base / settings.database.removeprefix("sqlite:///"))
     return settings.model_copy(update=updates)
+
+
+def _with_forms(settings: Settings, config_path: Path, where: str = "") -> Settings:
+    """Read and check `campaign.forms`: a list in config.yaml (templates relative to it)
+    or a file beside it (templates relative to that file)."""
+    from parsers.declare import parse_declarations, read_declarations
+
+    declared = settings.campaign.forms
+    if declared is None:
+        return settings
+    try:
+        if isinstance(declared, str):
+            path = Path(declared)
+            path = path if path.is_absolute() else config_path.resolve().parent / path
+            if not path.is_file():
+                raise ConfigError(f"{config_path}：{where}campaign.forms：找不到表格声明文件 "
+                                  f"{path}（路径相对于配置文件所在的文件夹）")
+            settings._forms = read_declarations(path)
+        else:
+            settings._forms = parse_declarations(declared, source=config_path,
+                                                 where=f"{where}campaign.forms")
+    except DeclarationError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings

@@ -20,3 +20,8 @@ class ParseError(FormbotError):
     def __init__(self, message: str, *, subject: str | None = None) -> None:
         super().__init__(message)
         self.subject = subject
+
+
+class DeclarationError(FormbotError):
+    """A form declaration (`campaign.forms`) is wrong; the sentence names the file, the
+    form, the field and what is expected."""
