@@ -25,12 +25,16 @@ from .cliutil import (
     open_store,
     parse_now,
 )
+from .forms_cmd import forms
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formbot")
 def main() -> None:
     """formbot：自动收取各单位邮件报送的表格，发回执、催报，并汇总。"""
+
+
+main.add_command(forms)  # formbot forms draft | check
 
 
 @main.command()

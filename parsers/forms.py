@@ -51,6 +51,7 @@ class FormData:
     rows: list[FormRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
+    found_fields: list[str] = field(default_factory=list)   # keys of the fields with a column
 
     @property
     def all_problems(self) -> list[Problem]:
@@ -297,6 +298,7 @@ def _build_form(
         if issue:
             form.problems.append(Problem(f"填报日期：{issue}"))
     form.extra_columns = list(header.unknown.values())
+    form.found_fields = list(dict.fromkeys(f.key for f in header.columns.values()))
     last: tuple[FormRow, int | None] | None = None   # the row just read, and its table
     for line in body:
         carried = _carried_on(line.cells, header) if last and last[1] == line.table else None
