@@ -188,9 +188,10 @@ def parse_idcard(raw: object) -> Reading:
     birth date in it are verified. A wrong one is kept (for the admin to see) and flagged."""
     import datetime as dt
 
-    text = re.sub(r"[\s\-]", "", clean_text(raw)).upper()
-    if not text:
+    written = clean_text(raw)
+    if not written:
         return None, None
+    text = re.sub(r"[\s\-]", "", written).upper()
     if not re.fullmatch(r"\d{17}[\dX]", text):
         if re.fullmatch(r"\d{15}", text):
             return text, "身份证号是旧的15位号码，请填写18位身份证号"
@@ -240,9 +241,10 @@ def parse_yesno(raw: object) -> Reading:
     """是/否, 有/无, √/×, Y/N (and yes/no, 不是, 没有) → 是 or 否."""
     if isinstance(raw, bool):
         return ("是" if raw else "否"), None
-    text = clean_text(raw).replace("\n", "").strip("。.")
+    text = clean_text(raw).replace("\n", "")
     if not text:
         return None, None
+    text = text.strip("。.") or text
     folded = text.replace(" ", "").lower()
     if folded in _YES:
         return "是", None

@@ -163,3 +163,28 @@ def test_a_declared_form_read_by_kind(writer: object) -> None:
         "第2行“身份证号”：身份证号校验位不对，可能抄错了一位，请核对",
         "第2行“主要事迹”：超过10字（12字），已完整保留",
     ]
+
+
+KINDS = [FieldSpec("f", "字段", kind=k, options=("男", "女") if k == "choice" else (),
+                   unit="万元" if k == "money" else None)
+         for k in ("text", "count", "number", "money", "date", "leader", "phone", "idcard",
+                   "choice", "yesno")]
+
+
+@given(st.text(alphabet=st.sampled_from("0123456789.,，万元千百十一二三点约人年月日-/XYN是否有无√× 男女（）"),
+               max_size=14))
+@QUICK
+def test_any_text_gives_a_value_or_a_problem_never_an_exception(text: str) -> None:
+    for spec in KINDS:
+        value, problem = read_value(spec, text)
+        if not text.strip():
+            assert problem is None
+        if spec.kind in ("number", "money") and value is not None:
+            assert isinstance(value, int | float)
+        if spec.kind == "yesno":
+            assert value in ("是", "否", None)
+        if spec.kind == "choice":
+            assert value in ("男", "女", None)
+        if problem is None and value is None:
+            assert spec.kind == "leader" or not text.strip() or spec.kind == "date" \
+                or spec.kind == "count"
