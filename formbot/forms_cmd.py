@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .cliutil import campaign_option, config_option, friendly
+from .cliutil import campaigns_option, config_option, friendly
 
 
 @click.group()
@@ -106,15 +106,17 @@ def draft(files: tuple[Path, ...], out: Path | None) -> None:
 
 @forms.command("check")
 @config_option
-@campaign_option
+@campaigns_option
 @friendly
 def check(config_path: str | None, campaign: str | None) -> None:
     """核对配置中的表格声明：读取每张表的空白模板，逐列对照，并列出各表的字段。"""
     from .config import load_config
     from .formcheck import check_templates, print_forms
 
-    settings = load_config(config_path).select(campaign)
-    problems = check_templates(settings.forms)
-    print_forms(settings, problems)
-    if any(problems.values()):
+    failed = False
+    for settings in load_config(config_path).chosen(campaign):
+        problems = check_templates(settings.forms)
+        print_forms(settings, problems)
+        failed = failed or any(problems.values())
+    if failed:
         raise SystemExit(1)
