@@ -5,4 +5,9 @@ from __future__ import annotations
 
 from errors import FormbotError, ParseError
 
-__all__ = ["FormbotError", "ParseError"]
+__all__ = ["DeclarationError", "FormbotError", "ParseError"]
+
+
+class DeclarationError(FormbotError):
+    """A form declaration (`campaign.forms`) is wrong; the sentence names the file, the
+    form, the field and what is expected."""

@@ -17,6 +17,7 @@ import io
 import re
 import struct
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -31,6 +32,7 @@ from .limits import (
     megabytes,
 )
 from .names import safe_name
+from .specs import FormSpec
 from .tables import Line, docx_lines, xlsx_lines
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -284,8 +286,10 @@ def _legacy_lines(data: bytes, converter: LegacyConverter | None) -> tuple[str, 
 
 
 def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = None,
-              limits: ReadLimits | None = None, budget: Budget | None = None) -> FileResult:
-    """Forms in one file; never raises for a bad file, says why instead."""
+              limits: ReadLimits | None = None, budget: Budget | None = None,
+              forms: Sequence[FormSpec] | None = None) -> FileResult:
+    """Forms in one file; never raises for a bad file, says why instead. `forms`: the
+    campaign's declarations (default: the built-in forms of 杨工〔2018〕14号)."""
     limits = limits or ReadLimits()
     budget = budget or Budget(limits.max_unpacked_bytes)
     kind = sniff(data)
@@ -322,7 +326,7 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
     except Exception as exc:  # a broken file must not stop the rest of the mail
         result.problem = f"文件已损坏或无法打开（{type(exc).__name__}），请重新保存后再发送"
         return result
-    result.forms = read_forms(lines)
+    result.forms = read_forms(lines, forms)
     if not result.forms:
         result.problem = "文件中没有找到申报表或登记表的表格（请使用通知所附的表格）"
     return result
@@ -330,14 +334,16 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
 
 def read_attachment(name: str, data: bytes, *, converter: LegacyConverter | None = None,
                     depth: int = 0, limits: ReadLimits | None = None,
-                    budget: Budget | None = None) -> list[FileResult]:
+                    budget: Budget | None = None,
+                    forms: Sequence[FormSpec] | None = None) -> list[FileResult]:
     """Every form file in an attachment: the file itself, or what a zip, .eml or
     winmail.dat holds. `budget` is shared by everything inside one attachment."""
     limits = limits or ReadLimits()
     budget = budget or Budget(limits.max_unpacked_bytes)
     kind = sniff(data)
     if kind in ("zip", "rar", "message", "tnef") and len(data) > limits.max_attachment_bytes:
-        return [read_file(name, data, converter=converter, limits=limits, budget=budget)]
+        return [read_file(name, data, converter=converter, limits=limits, budget=budget,
+                          forms=forms)]
     if kind in ("zip", "rar"):
         if depth >= MAX_DEPTH:
             return [FileResult(name, kind, problem="压缩包嵌套太多层，请直接附上表格文件")]
@@ -354,7 +360,8 @@ def read_attachment(name: str, data: bytes, *, converter: LegacyConverter | None
         results: list[FileResult] = []
         for entry_name, content in entries:
             results += read_attachment(f"{name}/{entry_name}", content, converter=converter,
-                                       depth=depth + 1, limits=limits, budget=budget)
+                                       depth=depth + 1, limits=limits, budget=budget,
+                                       forms=forms)
         return results
     if kind in ("message", "tnef"):
         what = "转发的邮件" if kind == "message" else "winmail.dat"
@@ -369,9 +376,11 @@ def read_attachment(name: str, data: bytes, *, converter: LegacyConverter | None
         results = []
         for inner_name, content in inner:
             results += read_attachment(inner_name, content, converter=converter,
-                                       depth=depth + 1, limits=limits, budget=budget)
+                                       depth=depth + 1, limits=limits, budget=budget,
+                                       forms=forms)
         return results or [FileResult(name, kind, problem=f"{what}里没有附件")]
-    return [read_file(name, data, converter=converter, limits=limits, budget=budget)]
+    return [read_file(name, data, converter=converter, limits=limits, budget=budget,
+                      forms=forms)]
 
 
 def _inner_files(kind: str, data: bytes, limits: ReadLimits) -> list[tuple[str, bytes]]:

@@ -1,17 +1,20 @@
 """Lines of a file → the forms it holds, as typed rows with their problems.
 
-Pure: no I/O, no database. Everything a form is comes from `specs.py`.
+Pure: no I/O, no database. Everything a form is comes from its declaration (`specs.py`),
+and each cell is read by its field's kind (`kinds.py`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from .headers import Header, find_headers
+from .kinds import check, read_value
 from .specs import FieldSpec, FormSpec
 from .tables import Line
-from .values import Leader, parse_count, parse_date, parse_leader, text_length
+from .values import Leader, parse_date, parse_leader
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class FormData:
     rows: list[FormRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
+    found_fields: list[str] = field(default_factory=list)   # keys of the fields with a column
 
     @property
     def all_problems(self) -> list[Problem]:
@@ -140,49 +144,44 @@ def _read_leader(text: str, split: dict[str, str] | None) -> tuple[Leader, str |
     return Leader(name, title), None if name else "负责人未写姓名"
 
 
+def _blank_mark(spec_field: FieldSpec, text: str) -> bool:
+    """`/` or `无` in a number, date or leader cell of a real row says "none": nothing to
+    read there, which is not the same as a value written unreadably. (In a text cell it
+    is what the clerk wrote, and stays; in a yes/no or choice cell 无 may be the answer.)"""
+    if spec_field.kind == "text" or not _SPARE_MARK.match(text):
+        return False
+    return not (spec_field.kind in ("yesno", "choice") and read_value(spec_field, text)[0])
+
+
 def _read_value(spec_field: FieldSpec, text: str, row: FormRow,
                 split: dict[str, str] | None = None) -> None:
     def problem(message: str) -> None:
         row.problems.append(Problem(message, row=row.seq, field=spec_field.label))
 
-    if spec_field.kind in ("count", "date", "leader"):
-        # `/` or `无` in a number, date or leader cell of a real row says "none": nothing
-        # to read there, which is not the same as a value written unreadably. (In a text
-        # cell it is what the clerk wrote, and stays.) The raw text keeps it either way.
-        text = "" if _SPARE_MARK.match(text) else text
-        if split:
-            split = {part: "" if _SPARE_MARK.match(v) else v for part, v in split.items()}
+    # The raw text keeps what was typed either way.
+    text = "" if _blank_mark(spec_field, text) else text
+    if split:
+        split = {part: "" if _blank_mark(spec_field, v) else v for part, v in split.items()}
 
-    if spec_field.kind == "count":
-        number, issue = parse_count(text)
-        row.values[spec_field.key] = number
-        if issue:
-            problem(issue)
-    elif spec_field.kind == "date":
-        value, issue = parse_date(text)
-        # Only a normalised date: the export promises YYYY / YYYY-MM / YYYY-MM-DD there.
-        # What was typed stays in `raw`, and the problem quotes it.
-        row.values[spec_field.key] = value
-        if issue:
-            problem(issue)
-    elif spec_field.kind == "leader":
+    if spec_field.kind == "leader":
         leader, issue = _read_leader(text, split)
         name_col, title_col = spec_field.columns
         row.values[name_col] = leader.name
         row.values[title_col] = leader.title
-        if issue:
-            problem(issue)
     else:
-        row.values[spec_field.key] = text or None
-    if spec_field.required and not text:
-        problem("未填写")
-    if spec_field.max_len and text and text_length(text) > spec_field.max_len:
-        problem(f"超过{spec_field.max_len}字（{text_length(text)}字），已完整保留")
+        # A date is kept only normalised (the export promises YYYY / YYYY-MM /
+        # YYYY-MM-DD): what was typed stays in `raw`, and the problem quotes it.
+        row.values[spec_field.key], issue = read_value(spec_field, text)
+    if issue:
+        problem(issue)
+    for message in check(spec_field, text):
+        problem(message)
 
 
-def read_forms(lines: list[Line]) -> list[FormData]:
-    """Every form found in the file's lines, in file order."""
-    headers = find_headers(lines)
+def read_forms(lines: list[Line], forms: Sequence[FormSpec] | None = None) -> list[FormData]:
+    """Every form found in the file's lines, in file order; `forms` are the campaign's
+    declarations (default: the built-in forms of 杨工〔2018〕14号)."""
+    headers = find_headers(lines, forms)
     forms: list[FormData] = []
     previous_end = 0
     for position, (start, header) in enumerate(headers):
@@ -299,6 +298,7 @@ def _build_form(
         if issue:
             form.problems.append(Problem(f"填报日期：{issue}"))
     form.extra_columns = list(header.unknown.values())
+    form.found_fields = list(dict.fromkeys(f.key for f in header.columns.values()))
     last: tuple[FormRow, int | None] | None = None   # the row just read, and its table
     for line in body:
         carried = _carried_on(line.cells, header) if last and last[1] == line.table else None

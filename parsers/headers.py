@@ -5,10 +5,13 @@ over two rows). Pure, like forms.py, which reads the rows under the header found
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from .specs import FORMS, FieldSpec, FormSpec
+from parsers.builtin import builtin_forms
+from parsers.specs import FieldSpec, FormSpec
+
 from .tables import Line
 from .values import clean_text
 
@@ -138,29 +141,51 @@ def _spanned_parts(columns: dict[int, FieldSpec], parts: dict[int, str],
             parts[index], parts[span] = names
 
 
-def _header_from(labels: Labels, joined: tuple[bool, ...] = (),
-                 rows: int = 1) -> tuple[Header | None, dict[int, int]]:
+# Which forms the title above a table names, by the length of the longest name found
+# (`个人推荐表` beats `推荐表`): asked only when two forms' headers fit a table equally.
+Titled = Callable[[], dict[str, int]]
+
+
+def _untitled() -> dict[str, int]:
+    return {}
+
+
+def _header_from(labels: Labels, joined: tuple[bool, ...] = (), rows: int = 1,
+                 forms: Sequence[FormSpec] = (), titled: Titled = _untitled,
+                 ) -> tuple[Header | None, dict[int, int]]:
     """The form whose header these labels are, if at least most of its columns are there
-    (and, for the caller, which label matched in each column)."""
+    (and, for the caller, which label matched in each column). Forms with similar headers
+    are told apart by the most columns named, then the title above the table, then the
+    fewest of the form's fields missing, then the order declared."""
     best: Header | None = None
     best_via: dict[int, int] = {}
-    for spec in FORMS:
+    best_rank: tuple[int, int, int] = (0, 0, 0)
+    for spec in forms:
         columns, parts, unknown, via = _map_columns(spec, labels)
         score = len({f.key for f in columns.values() if f.kind != "seq"})
         needed = max(3, (len(spec.data_fields) + 1) // 2)
-        if score >= needed and score > len(unknown) and (best is None or score > best.score):
-            _spanned_parts(columns, parts, joined)
-            best, best_via = Header(spec, columns, unknown, score, parts, rows), via
+        if score < needed or score <= len(unknown) or (best and score < best.score):
+            continue
+        rank = (score, 0, score - len(spec.data_fields))
+        if best is not None:
+            named = titled()
+            rank, best_rank = (rank[0], named.get(spec.key, 0), rank[2]), \
+                (best_rank[0], named.get(best.spec.key, 0), best_rank[2])
+            if rank <= best_rank:
+                continue
+        _spanned_parts(columns, parts, joined)
+        best, best_via, best_rank = Header(spec, columns, unknown, score, parts, rows), via, rank
     return best, best_via
 
 
-def _header_for(line: Line, *, spans: bool = True) -> Header | None:
+def _header_for(line: Line, forms: Sequence[FormSpec], titled: Titled = _untitled, *,
+                spans: bool = True) -> Header | None:
     """The form whose header this line is (`spans`: a leader merged over two columns
     takes both)."""
     if line.table is None or len([c for c in line.cells if c]) < 3:
         return None
     return _header_from([(c,) if c else () for c in line.cells],
-                        line.joined if spans else ())[0]
+                        line.joined if spans else (), 1, forms, titled)[0]
 
 
 def _cell(line: Line, index: int) -> str:
@@ -188,7 +213,8 @@ def _stacked(top: Line, bottom: Line) -> tuple[Labels, set[int]]:
     return labels, below
 
 
-def _two_row_header(top: Line, bottom: Line) -> Header | None:
+def _two_row_header(top: Line, bottom: Line, forms: Sequence[FormSpec],
+                    titled: Titled = _untitled) -> Header | None:
     """The header when it is split over `top` and `bottom` (负责人 above 姓名 | 职务).
 
     Taken only when reading the rows together names more columns than either row alone
@@ -201,26 +227,57 @@ def _two_row_header(top: Line, bottom: Line) -> Header | None:
     # Cheap first: every new lower text must name a field (with the upper one or alone).
     # Two data rows fail on their first cell, and this runs for every pair of rows.
     if not below or not all(any(_match_field(text, spec) for text in labels[i][:2]
-                                for spec in FORMS) for i in sorted(below)):
+                                for spec in forms) for i in sorted(below)):
         return None
-    header, via = _header_from(labels, top.joined, rows=2)
+    header, via = _header_from(labels, top.joined, 2, forms, titled)
     # labels[i] is (upper + lower, lower, upper) or (lower,): rank 2 ignores the lower text
     if header is None or any(i not in via or via[i] == 2 for i in below):
         return None
     # Compare with what each row's own words name (a merge spreading the upper text would
     # make `负责人` over `姓名 | 职务` look like a leader spanning two columns). The lower
     # row alone may name as many when the merges above were copied down into it.
-    upper, lower = (len(h.columns) if h else 0 for h in (_header_for(top, spans=False),
-                                                          _header_for(bottom, spans=False)))
+    upper, lower = (len(h.columns) if h else 0 for h in (
+        _header_for(top, forms, titled, spans=False),
+        _header_for(bottom, forms, titled, spans=False)))
     return header if len(header.columns) > upper and len(header.columns) >= lower else None
 
 
-def find_headers(lines: list[Line]) -> list[tuple[int, Header]]:
+def _title_above(lines: list[Line], index: int, forms: Sequence[FormSpec]) -> Titled:
+    """Which forms the few lines above `index` name (附件2 / 杨浦职工志愿者服务队登记表 /
+    填报单位：), looked at only when asked: paragraphs and the table's own rows above it
+    (a sheet's merged title row), not another table."""
+    @cache
+    def named() -> dict[str, int]:
+        texts: list[str] = []
+        at = index - 1
+        while at >= 0 and len(texts) < 6 and lines[at].table in (None, lines[index].table):
+            if not lines[at].is_empty:
+                texts.append(lines[at].text)
+            at -= 1
+        above = _NOISE.sub("", " ".join(texts))
+        found: dict[str, int] = {}
+        for spec in forms:
+            for name in spec.names:
+                word = _NOISE.sub("", name)
+                if word and re.search(re.escape(word) + (r"(?!\d)" if word[-1].isdigit() else ""),
+                                      above):
+                    found[spec.key] = max(found.get(spec.key, 0), len(word))
+        return found
+
+    return named
+
+
+def find_headers(lines: list[Line],
+                 forms: Sequence[FormSpec] | None = None) -> list[tuple[int, Header]]:
+    """Each form header in `lines`, with its line index; `forms` are the campaign's
+    declarations (default: the built-in forms of 杨工〔2018〕14号)."""
+    forms = builtin_forms() if forms is None else tuple(forms)
     found: list[tuple[int, Header]] = []
     index = 0
     while index < len(lines):
-        header = (_two_row_header(lines[index], lines[index + 1])
-                  if index + 1 < len(lines) else None) or _header_for(lines[index])
+        titled = _title_above(lines, index, forms)
+        header = (_two_row_header(lines[index], lines[index + 1], forms, titled)
+                  if index + 1 < len(lines) else None) or _header_for(lines[index], forms, titled)
         if header:
             found.append((index, header))
         index += header.rows if header else 1

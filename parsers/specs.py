@@ -1,17 +1,26 @@
-"""The forms of the campaign, each declared once.
+"""The forms of a campaign, each declared once, as data.
 
-A declaration drives everything downstream: which table is which form (its
-header words), how a cell is read (its kind), what is flagged (length
-limits), which store column holds it and which export header shows it.
-Next year's form is one more `FormSpec` here plus its row table in `store/`.
+A declaration (CONTRACT.md, `campaign.forms`) drives everything downstream: which
+table is which form (its header words and title words), how a cell is read (its
+kind), what is flagged (required, length limits, options), and which export headers
+show it. The declarations are YAML read by `declare.py`; without any, a campaign has
+the two forms of 杨工〔2018〕14号, shipped as `declarations/yangpu-2018-14.yaml`.
+The next notice is a new declaration, never a code change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-FieldKind = Literal["seq", "text", "count", "date", "leader"]
+FieldKind = Literal["seq", "text", "count", "number", "money", "date", "leader", "phone",
+                    "idcard", "choice", "yesno"]
+# What a declaration may name (`seq`, the 序号 column, is every form's and never declared).
+KINDS: tuple[str, ...] = ("text", "count", "number", "money", "date", "leader", "phone",
+                          "idcard", "choice", "yesno")
+MONEY_UNITS: tuple[str, ...] = ("元", "万元")
+BUILTIN_PATH = Path(__file__).with_name("declarations") / "yangpu-2018-14.yaml"
 
 
 @dataclass(frozen=True)
@@ -26,16 +35,21 @@ class FieldSpec:
     # name each part, by part ("name", "title"). Alone, such a header is the whole field
     # when it is also among the label and aliases; else (职务) it names only the part.
     parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    export: tuple[str, ...] = ()        # export headers; default: the label (a leader: two)
+    options: tuple[str, ...] = ()       # choice: the values allowed
+    unit: str | None = None             # money: 元 or 万元, the unit values are kept in
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Store columns this field fills (a leader is two: name and title)."""
+        """Value keys this field fills (a leader is two: name and title)."""
         if self.kind == "leader":
             return (f"{self.key}_name", f"{self.key}_title")
         return (self.key,)
 
     @property
     def export_headers(self) -> tuple[str, ...]:
+        if self.export:
+            return self.export
         if self.kind == "leader":
             return ("负责人姓名", "负责人职务")
         return (self.label,)
@@ -45,9 +59,11 @@ class FieldSpec:
 class FormSpec:
     key: str                 # identifier in status JSON and the store
     title: str               # the form's full title, as in the notice
-    short: str               # how receipts and the export name it
+    short: str               # how receipts and the export name it (the sheet name)
     title_words: tuple[str, ...]
     fields: tuple[FieldSpec, ...]
+    attachment: str | None = None   # how the notice numbers it: 附件1
+    template: str | None = None     # the blank form's path, resolved against its declaration
 
     @property
     def data_fields(self) -> tuple[FieldSpec, ...]:
@@ -56,51 +72,12 @@ class FormSpec:
     def field(self, key: str) -> FieldSpec:
         return next(f for f in self.fields if f.key == key)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every way a text may name this form: its title, short name, title words and
+        attachment label (a mail naming one is about the campaign)."""
+        named = (self.title, self.short, *self.title_words, self.attachment or "")
+        return tuple(dict.fromkeys(n for n in named if n))
+
 
 SEQ = FieldSpec("seq", "序号", kind="seq", aliases=("编号", "序"))
-
-ACTIVITY = FormSpec(
-    key="activity",
-    title="“弘扬劳模精神，建功‘创新杨浦’”主题活动申报表",
-    short="主题活动申报表",
-    title_words=("主题活动申报表", "主题活动"),
-    fields=(
-        SEQ,
-        FieldSpec("name", "活动名称", aliases=("活动主题", "项目名称"), required=True),
-        FieldSpec("form", "活动形式", aliases=("形式",)),
-        FieldSpec("schedule", "时间安排", aliases=("活动时间", "时间")),
-        FieldSpec("content", "主要内容和形式", max_len=100,
-                  aliases=("主要内容及形式", "主要内容", "活动内容", "内容和形式")),
-        FieldSpec("participants", "参与人数", kind="count",
-                  aliases=("参加人数", "人数", "参与人次")),
-    ),
-)
-
-VOLUNTEER_TEAM = FormSpec(
-    key="volunteer_team",
-    title="杨浦职工志愿者服务队登记表",
-    short="志愿者服务队登记表",
-    title_words=("志愿者服务队登记表", "服务队登记表", "志愿者服务队"),
-    fields=(
-        SEQ,
-        FieldSpec("team_name", "登记服务队名称",
-                  aliases=("服务队名称", "队伍名称", "志愿者服务队名称"), required=True),
-        FieldSpec("leader", "负责人姓名及职务", kind="leader",
-                  aliases=("负责人姓名和职务", "负责人及职务", "负责人姓名", "负责人",
-                           "负责人职务", "负责人职位"),
-                  # bare 职务 beside a name column (负责人姓名 | 职务) is the title; alone it
-                  # is no leader column: a part-only header (forms.py)
-                  parts=(("name", ("负责人姓名", "负责人")),
-                         ("title", ("负责人职务", "负责人职位", "职务", "职位")))),
-        FieldSpec("size", "服务队人数", kind="count", aliases=("队员人数", "人数")),
-        FieldSpec("founded", "服务队组建时间", kind="date", aliases=("组建时间", "成立时间")),
-        FieldSpec("service", "服务内容", max_len=50, aliases=("服务项目",)),
-        FieldSpec("results", "服务成效简介", max_len=100, aliases=("服务成效", "成效简介")),
-    ),
-)
-
-FORMS: tuple[FormSpec, ...] = (ACTIVITY, VOLUNTEER_TEAM)
-
-
-def form_by_key(key: str) -> FormSpec:
-    return next(f for f in FORMS if f.key == key)

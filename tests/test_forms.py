@@ -25,9 +25,9 @@ from formbot.demo.samples import (
     volunteer_docx,
     volunteer_xlsx,
 )
+from parsers.builtin import ACTIVITY, FORMS, VOLUNTEER_TEAM
 from parsers.files import read_file, sniff
 from parsers.forms import FormData, read_forms
-from parsers.specs import ACTIVITY, FORMS, VOLUNTEER_TEAM
 from parsers.tables import docx_lines, xlsx_lines
 from tests.fixtures import two_row
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from formbot.cli.forms import forms
 from formbot.cli.options import (
     campaign_option,
     campaigns_option,
@@ -35,6 +36,9 @@ def main() -> None:
     from formbot.settings.logs import quiet_start
 
     quiet_start("-v" in sys.argv or "--verbose" in sys.argv)  # no dump even before config
+
+
+main.add_command(forms)  # formbot forms draft | check
 
 
 @main.command()

@@ -13,7 +13,7 @@ from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.outboxadmin import KIND, outbox_state
-from parsers.specs import FORMS, form_by_key
+from parsers.builtin import FORMS, form_by_key
 from store.models import Submission, Unit
 from store.queries import failed_messages, sender_mismatches, unit_progress, unmatched_messages
 

@@ -13,7 +13,7 @@ from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.reminders import due_slot, slot_label
-from parsers.specs import FORMS
+from parsers.builtin import FORMS
 from store import repo
 from store.queries import unit_progress
 

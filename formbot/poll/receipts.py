@@ -6,9 +6,9 @@ from datetime import date
 
 from formbot.settings.config import Settings
 from notifier.receipts import FormTaken, ReceiptFacts
+from parsers.builtin import FORMS, form_by_key
 from parsers.files import FileResult
 from parsers.forms import FormData
-from parsers.specs import FORMS, form_by_key
 
 
 def deadline_text(day: date) -> str:

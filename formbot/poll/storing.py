@@ -17,8 +17,8 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
+from parsers.builtin import FORMS
 from parsers.forms import FormData
-from parsers.specs import FORMS
 from parsers.units import Match, UnitRef, identify, unit_key
 from store import repo
 from store.models import Message, Submission, Unit

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from formbot.reports.status import SHEET_NAMES, SUMMARY_SHEET, local_time
 from formbot.settings.config import Settings
-from parsers.specs import FORMS
+from parsers.builtin import FORMS
 from store.queries import current_rows, unit_progress
 
 

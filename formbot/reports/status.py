@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from formbot.settings.config import Settings
 from notifier.outboxadmin import outbox_state
-from parsers.specs import FORMS
+from parsers.builtin import FORMS
 from store.models import Message, Unit
 from store.queries import (
     failed_messages,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from parsers.specs import FORMS
+from parsers.builtin import FORMS
 
 
 def make_console() -> Console:

@@ -22,6 +22,7 @@ from pydantic import (
 
 from errors import ConfigError
 from formbot.settings.configerrors import describe
+from parsers.builtin import builtin_forms
 from parsers.limits import (
     DEFAULT_ATTACHMENT_MB,
     DEFAULT_MESSAGE_MB,
@@ -30,6 +31,7 @@ from parsers.limits import (
     DEFAULT_UNPACKED_MB,
     HARD_MAX_PARTS,
 )
+from parsers.specs import FormSpec
 
 DEFAULT_PATH = "config.yaml"
 
@@ -82,6 +84,9 @@ class CampaignSettings(_Strict):
     reminders: list[int] = Field(default_factory=lambda: [-7, -3, -1, 1])
     contact: str = ""
     admin_emails: list[Email] = Field(default_factory=list)
+    # The notice's forms: a list of declarations, or a YAML file of them beside config.yaml
+    # (CONTRACT.md `campaign.forms`); checked by load_config, read through Settings.forms.
+    forms: list[object] | str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -162,6 +167,8 @@ class Settings(_Strict):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     # The other campaigns' addresses in the same config (set by load_config).
     _siblings: tuple[str, ...] = PrivateAttr(default=())
+    # The campaign's checked form declarations (set by load_config from campaign.forms).
+    _forms: tuple[FormSpec, ...] | None = PrivateAttr(default=None)
 
     # A field validator, not a model one: the error then names `units`, not the
     # whole file (and does not echo the whole config back as "当前值").
@@ -188,6 +195,12 @@ class Settings(_Strict):
                                  f"已在 mailbox 或 mailboxes 中出现过")
             seen.add(key)
         return extra
+
+    @property
+    def forms(self) -> tuple[FormSpec, ...]:
+        """The forms this campaign collects, in declared order: `campaign.forms`, else the
+        built-in two of 杨工〔2018〕14号."""
+        return self._forms if self._forms is not None else builtin_forms()
 
     def all_mailboxes(self) -> list[MailboxSettings]:
         """`mailbox:` first, then the optional `mailboxes:` list."""

@@ -12,6 +12,7 @@ from errors import ConfigError
 from formbot.settings.campaigns import entries, find, keep_apart
 from formbot.settings.config import DEFAULT_PATH, Settings, validate
 from formbot.settings.configerrors import ConfigLoader
+from parsers.errors import DeclarationError
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -29,8 +30,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     data = _read(config_path)
     more = data.pop("campaigns", None)
     base = config_path.resolve().parent
-    primary = _resolved(validate(data, config_path), base)
-    others = [_resolved(validate(entry, config_path, where=where), base)
+    primary = _with_forms(_resolved(validate(data, config_path), base), config_path)
+    others = [_with_forms(_resolved(validate(entry, config_path, where=where), base),
+                          config_path, where)
               for where, entry in entries(data, more, config_path)]
     campaigns = [primary, *others]
     keep_apart(campaigns, config_path)
@@ -94,3 +96,27 @@ def _resolved(settings: Settings, base: Path) -> Settings:
     ):
         updates["database"] = "sqlite:///" + str(base / settings.database.removeprefix("sqlite:///"))
     return settings.model_copy(update=updates)
+
+
+def _with_forms(settings: Settings, config_path: Path, where: str = "") -> Settings:
+    """Read and check `campaign.forms`: a list in config.yaml (templates relative to it)
+    or a file beside it (templates relative to that file)."""
+    from parsers.declare import parse_declarations, read_declarations
+
+    declared = settings.campaign.forms
+    if declared is None:
+        return settings
+    try:
+        if isinstance(declared, str):
+            path = Path(declared)
+            path = path if path.is_absolute() else config_path.resolve().parent / path
+            if not path.is_file():
+                raise ConfigError(f"{config_path}：{where}campaign.forms：找不到表格声明文件 "
+                                  f"{path}（路径相对于配置文件所在的文件夹）")
+            settings._forms = read_declarations(path)
+        else:
+            settings._forms = parse_declarations(declared, source=config_path,
+                                                 where=f"{where}campaign.forms")
+    except DeclarationError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings

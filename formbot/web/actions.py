@@ -25,7 +25,7 @@ from ingest.rawstore import read_raw
 from notifier.compose import Sender, compose, render
 from notifier.outbox import drain, enqueue
 from notifier.receipts import receipt_subject
-from parsers.specs import FORMS
+from parsers.builtin import FORMS
 from parsers.units import UnitRef
 from store import audit, repo
 from store.models import Message, Unit

@@ -31,7 +31,7 @@ from formbot.web.auth import (
     same_token,
 )
 from formbot.web.pages import nav_counts
-from parsers.specs import FORMS
+from parsers.builtin import FORMS
 
 TEMPLATES = Path(__file__).with_name("templates")
 Handler = Callable[[Request], Awaitable[Response]]

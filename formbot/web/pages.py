@@ -14,7 +14,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from formbot.settings.config import Settings
-from parsers.specs import FORMS, FormSpec
+from parsers.builtin import FORMS
+from parsers.specs import FormSpec
 from store import repo
 from store.models import (
     ROW_TABLES,
