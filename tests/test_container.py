@@ -10,6 +10,7 @@ reader-pool tests under the image's own Python (Debian's 3.11.2).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -34,11 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_ID = 10001          # the image's formbot user (Dockerfile: useradd --uid 10001)
 HEALTHY_WITHIN = 120.0   # seconds from `podman run` to a passing `formbot health`
 STOP_WITHIN = 30.0       # `podman stop`'s SIGTERM to exit, as `docker stop` allows
-# The reader-pool tests of issue 13 (a hanging, a killed reader); alone they take seconds.
-READER_TESTS = (
-    "tests/test_hostile.py::test_a_backlog_with_hanging_mail_in_the_pool_loses_nothing_else",
-    "tests/test_hostile.py::test_a_hanging_mail_is_killed_after_parse_seconds_and_the_rest_are_read",
-)
+# The reader-pool tests of issue 13 (a hanging reader, a killed one); alone they take seconds.
+READER_TESTS = ("backlog_with_hanging_mail_in_the_pool or hanging_mail_is_killed"
+                " or reader_killed")
 READER_TIMEOUT = 180   # a hang is killed, and reported as one
 
 
@@ -186,8 +185,10 @@ def test_the_reader_pool_survives_hanging_and_killed_readers_on_the_image_python
     result = podman("run", "--rm", "--network", "none", *mounts, "-w", "/srv/formbot",
                     "-e", "PYTHONDONTWRITEBYTECODE=1", TEST_IMAGE,
                     "timeout", "-s", "KILL", str(READER_TIMEOUT),
-                    "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", *READER_TESTS,
+                    "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    "tests/test_hostile.py", "-k", READER_TESTS,
                     timeout=READER_TIMEOUT + 60, check=False)
     assert result.returncode != 137, f"hung: killed after {READER_TIMEOUT} s\n{result.stdout}"
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(READER_TESTS)} passed" in result.stdout
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed and int(passed.group(1)) >= 2 and "failed" not in result.stdout
