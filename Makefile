@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench dovecot-test slow-test browser-test postgres-test wild-test clean
+.PHONY: demo test lint bench dovecot-test slow-test browser-test postgres-test wild-test container-test clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ wild-test: $(STAMP)
 PG_URL ?= postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot
 postgres-test: $(STAMP)
 	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser and not sqlite"
+
+# The image built and run with podman (as root: bash .ci/install-podman.sh first).
+container-test: $(STAMP)
+	bash .ci/container-test.sh
 
 browser-test: $(STAMP)
 	$(BIN)/pytest -q -m browser

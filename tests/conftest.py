@@ -38,3 +38,14 @@ def _fresh_databases() -> Iterator[None]:
     """With FORMBOT_TEST_DATABASE set, each test's databases are dropped after it."""
     yield
     drop_test_databases()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The container tier (tests/test_container.py) runs only when `-m` names it: it needs
+    images `make container-test` builds, and a suite's `-m "not …"` list need not know it."""
+    if "container" in (config.getoption("markexpr") or ""):
+        return
+    chosen = [item for item in items if item.get_closest_marker("container") is None]
+    if len(chosen) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in chosen])
+        items[:] = chosen

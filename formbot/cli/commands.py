@@ -6,6 +6,7 @@ Heavy imports (SQLAlchemy, imapclient, openpyxl…) happen inside commands so
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -330,13 +331,20 @@ def doctor(config_path: str | None, campaign: str | None) -> None:
 @friendly
 def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port: int) -> None:
     """不需要配置：启动内置的收发信服务器，放入示例邮件，跑一遍完整流程。"""
+    from errors import FormbotError
     from formbot.demo.run import run_demo
 
+    export_path = Path("demo-export.xlsx")
+    # Checked before any server starts: a read-only working directory (an image's /app)
+    # would otherwise fail only at the very end.
+    if not os.access(export_path.resolve().parent, os.W_OK):
+        raise FormbotError(f"当前目录 {Path.cwd()} 不可写，演示无法写入 {export_path}："
+                           "请换到可写的目录（容器里是 /data）再运行 formbot demo。")
     if serve_after and work_dir is None:
         import tempfile
 
         work_dir = Path(tempfile.mkdtemp(prefix="formbot-demo-"))  # the console reads it after
-    run_demo(work_dir=work_dir, export_path=Path("demo-export.xlsx"))
+    run_demo(work_dir=work_dir, export_path=export_path)
     if serve_after:
         from formbot.demo.console import serve_demo
 
