@@ -152,11 +152,12 @@ def find_grid(bgr: np.ndarray) -> PageGrid | None:
     x1, y1 = (int(v) for v in corners.max(axis=0))
     width, height = x1 - x0, y1 - y0
     # A column line may stop at a merged header cell, a row line at a merged column:
-    # a line counts when it runs a quarter of the table (the outline's sides run all).
+    # a line counts when it runs half the table (the outline's sides run all); a seal's
+    # rim, darkened by a messenger's JPEG, runs less.
     ys = _positions(horizontal[y0:y1 + 1, x0:x1 + 1].astype(bool).sum(axis=1),
-                    0.25 * width, max(8, int(LINE_GAP * height)))
+                    0.5 * width, max(8, int(LINE_GAP * height)))
     xs = _positions(vertical[y0:y1 + 1, x0:x1 + 1].astype(bool).sum(axis=0),
-                    0.25 * height, max(8, int(LINE_GAP * width)))
+                    0.5 * height, max(8, int(LINE_GAP * width)))
     ys, xs = [y + y0 for y in ys], [x + x0 for x in xs]
     if len(ys) < 2 or len(xs) < 2:
         return None
