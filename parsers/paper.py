@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import ParseError
 from .headers import find_headers
 from .ocr.text import fix_seq
 from .ocr.worker import OcrFailed, OcrWorker, WorkerLimits
 from .tables import Line
 
+BROKEN_PDF = "PDF 文件已损坏或无法打开，请重新导出，或发送 Word 或 Excel 文件"
 MAX_OCR_PAGES = 6   # a form is one or two pages; more pictures wait for a person
 
 # Why a cell is doubtful (keys; `DOUBT_TEXT` says them to a person).
@@ -188,7 +190,12 @@ def read_paper(kind: str, data: bytes, *, limits: WorkerLimits | None = None,
             return builder.lines, builder.paper
         from .pdf import pdf_pages
 
-        pages, total = pdf_pages(data)
+        try:
+            pages, total = pdf_pages(data)
+        except (MemoryError, RecursionError):
+            raise
+        except Exception as exc:  # pdfminer's many errors for a truncated or odd file
+            raise ParseError(BROKEN_PDF) from exc
         for page in pages:
             if page.image is not None:
                 _ocr_page(builder, worker, page.number, page.image, max_ocr_pages)
