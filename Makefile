@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/ocr.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

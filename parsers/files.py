@@ -32,6 +32,7 @@ from .limits import (
     megabytes,
 )
 from .names import safe_name
+from .paper import PaperRead, mark_doubts, read_paper
 from .specs import FormSpec
 from .tables import Line, docx_lines, xlsx_lines
 
@@ -152,6 +153,8 @@ class FileResult:
     sha256: str = ""
     size: int = 0
     pending_conversion: bool = False  # read without LibreOffice; a converter would help
+    # A PDF, scan or photo: each cell's source and confidence, the doubtful cells (paper.py)
+    paper: PaperRead | None = None
 
 
 def _entry_name(info: zipfile.ZipInfo) -> str:
@@ -304,7 +307,7 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
         elif kind == "legacy":
             result.kind, lines = _legacy_lines(data, converter)
         elif kind in ("pdf", "image"):
-            raise ParseError(f"{KIND_NAMES[kind]}无法读取表格内容，请发送 Word 或 Excel 文件")
+            lines, result.paper = read_paper(kind, data)
         elif kind == "rar":  # read_attachment unpacks it; a file here is not read whole
             raise ParseError("RAR 压缩包未能读取，请直接附上表格文件")
         elif data.startswith(b"PK\x03\x04"):
@@ -327,8 +330,12 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
         result.problem = f"文件已损坏或无法打开（{type(exc).__name__}），请重新保存后再发送"
         return result
     result.forms = read_forms(lines, forms)
+    if result.paper is not None:
+        mark_doubts(result.paper, lines, result.forms)
     if not result.forms:
         result.problem = "文件中没有找到申报表或登记表的表格（请使用通知所附的表格）"
+        if result.paper is not None and result.paper.problems:
+            result.problem += "；" + "；".join(result.paper.problems)
     return result
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from formbot.embedded_smtp import EmbeddedSMTP
-from formbot.samples import activity_docx, build_mail
 
+from formbot.demo.samples import activity_docx, build_mail
+from formbot.demo.smtp_server import EmbeddedSMTP
 from tests.conftest import BOT, PASSWORD
 from tests.helpers import ACTIVITY, parse_sent, write_config
 from tests.servers import Dovecot
