@@ -67,7 +67,7 @@ def _squash(text: str | None) -> str:
 def _score(fills: list, read: dict) -> dict:
     from rapidfuzz.distance import Levenshtein
 
-    from parsers.specs import ACTIVITY, VOLUNTEER_TEAM
+    from parsers.builtin import ACTIVITY, VOLUNTEER_TEAM
 
     cells = exact = chars = chars_right = flagged = wrong = caught = data_cells = 0
     for (kind, fill), got in zip(fills, read["files"], strict=True):
