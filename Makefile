@@ -16,7 +16,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -m "not dovecot and not slow and not browser and not postgres"
+	$(BIN)/pytest -q -m "not dovecot and not slow and not browser and not postgres and not wild"
 
 dovecot-test: $(STAMP)
 	$(BIN)/pytest -q -m dovecot
@@ -24,7 +24,7 @@ dovecot-test: $(STAMP)
 # The whole default suite again, on PostgreSQL (bash .ci/install-postgres.sh first).
 PG_URL ?= postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot
 postgres-test: $(STAMP)
-	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser and not sqlite"
+	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser and not sqlite and not wild"
 
 browser-test: $(STAMP)
 	$(BIN)/pytest -q -m browser

@@ -19,6 +19,7 @@ import dataclasses
 import email
 import email.utils
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 
 import mailparser
+from loguru import logger
 
 from .errors import ParseError
 from .headertext import codec, decode_raw_bytes, decode_words, header_text, part_filename
@@ -263,8 +265,26 @@ def parse_mail(raw: bytes, limits: ReadLimits | None = None) -> Envelope:
         raise ParseError(f"邮件无法解析：{type(exc).__name__}") from exc
 
 
+class _ToDebugLog(logging.Handler):
+    """mail-parser logs a warning for every part it does not handle (`Email content
+    'alternative' not handled`); with no handler Python prints each on stderr. They are
+    the debug log's business, not the terminal's."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger.debug("mailparser {}", record.getMessage())
+
+
+def _quiet_mailparser() -> None:
+    # Set up on first use (also in each reader process), not at import time.
+    chatty = logging.getLogger("mailparser")
+    if not any(isinstance(h, _ToDebugLog) for h in chatty.handlers):
+        chatty.addHandler(_ToDebugLog())
+        chatty.propagate = False
+
+
 def _parse_whole(raw: bytes) -> Envelope:
     """The email package and mail-parser on a mail already checked for size and parts."""
+    _quiet_mailparser()
     try:
         message = email.message_from_bytes(raw)
         problem = _nesting_problem(message, HARD_MAX_PARTS)
