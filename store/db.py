@@ -22,7 +22,7 @@ from parsers.errors import FormbotError
 from . import audit, models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"  # the newest revision in migrations/versions; checked by a test
+HEAD = "0005_message_identity"  # the newest revision in migrations/versions; checked by a test
 
 
 class DatabaseError(FormbotError):
