@@ -50,7 +50,10 @@ def decide(facts: MailFacts) -> Decision:
         none_arrived = True
     elif not facts.has_forms and not (facts.known_sender or facts.about_campaign):
         return Decision(False, "no-reply:not-about-campaign")  # a stranger's picture, invoice
-    limit = facts.limit_known if facts.known_sender else facts.limit_stranger
+    # The stranger's smaller limit is for mail without a form (where backscatter lives); a
+    # clerk sending several units' forms from a private address keeps the larger one.
+    known = facts.known_sender or facts.has_forms
+    limit = facts.limit_known if known else facts.limit_stranger
     if facts.answered_today >= limit:
         # A flood, or a forged sender using us to mail a stranger: stop answering today.
         return Decision(False, "no-reply:rate-limited")

@@ -283,7 +283,9 @@ def salvaged_envelope(mail: StrippedMail, limits: ReadLimits, refused: Envelope)
                                   left=flat.left)
     else:
         said = DEEP_READ.format(depth=flat.depth)
-    return dataclasses.replace(envelope, problems=(*envelope.problems, said))
+    # The headers as sent, not the flat mail's own Content-Type.
+    return dataclasses.replace(envelope, headers=refused.headers,
+                               problems=(*envelope.problems, said))
 
 
 def parse_mail(raw: bytes, limits: ReadLimits | None = None) -> Envelope:
