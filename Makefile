@@ -28,7 +28,7 @@ wild-test: $(STAMP)
 # The whole default suite again, on PostgreSQL (bash .ci/install-postgres.sh first).
 PG_URL ?= postgresql+psycopg://formbot:formbot@127.0.0.1:5432/formbot
 postgres-test: $(STAMP)
-	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser and not sqlite"
+	FORMBOT_TEST_DATABASE=$(PG_URL) $(BIN)/pytest -q -m "not dovecot and not slow and not browser and not sqlite and not wild"
 
 # The image built and run with podman (as root: bash .ci/install-podman.sh first).
 container-test: $(STAMP)

@@ -207,21 +207,22 @@ class Mailbox:
                 done.result()  # a disk error is raised as itself, not as the server's
         return sorted(kept.items())
 
-    def fetch_message_ids(self, uids: Sequence[int]) -> dict[int, str]:
-        """Message-ID per UID, from the headers only: cheap when re-reading a rebuilt folder."""
+    def fetch_identity_headers(self, uids: Sequence[int],
+                               names: Sequence[str]) -> dict[int, bytes]:
+        """These header fields per UID, as raw header lines: cheap when re-reading a
+        rebuilt folder (which of its mails were recorded before)."""
         assert self.client is not None
         if not uids:
             return {}
+        fields = " ".join(name.upper() for name in names)
         response = self._call(
-            self.client.fetch, list(uids), [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]
+            self.client.fetch, list(uids), [f"BODY.PEEK[HEADER.FIELDS ({fields})]".encode()]
         )
-        ids: dict[int, str] = {}
+        heads: dict[int, bytes] = {}
         for uid, item in response.items():
             raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"") or b""
-            value = bytes(raw).decode("ascii", "replace").partition(":")[2].strip()
-            if value:
-                ids[uid] = value
-        return ids
+            heads[uid] = bytes(raw)
+        return heads
 
     def mark_handled(self, uids: Sequence[int], processed_folder: str | None) -> None:
         """After the rows are committed: move to processed_folder, or set our keyword."""

@@ -43,8 +43,14 @@ def reason_not_to_answer(
         return "auto-submitted"
     if headers.get("precedence", "").strip().lower() in ("bulk", "junk", "list"):
         return "precedence-bulk"
-    if any(name.startswith("list-") for name in headers):
-        return "mailing-list"
+    if any(name.startswith("list-") for name in headers) or "mailing-list" in headers \
+            or "x-mailing-list" in headers:
+        return "mailing-list"   # ezmlm says `Mailing-List:`, not `List-Id:`
+    # A filter upstream (SpamAssassin, the provider's) judged it spam: answering would be
+    # backscatter to whoever the spammer put in From.
+    if headers.get("x-spam-flag", "").strip().lower().startswith("yes") or \
+            headers.get("x-spam-status", "").strip().lower().startswith("yes"):
+        return "spam"
     if headers.get("return-path", "").strip() == "<>":
         return "null-return-path"
     suppress = headers.get("x-auto-response-suppress", "").lower()
@@ -54,6 +60,8 @@ def reason_not_to_answer(
         return "auto-submitted"
     if "multipart/report" in headers.get("content-type", "").lower():
         return "delivery-report"
+    if "disposition-notification" in headers.get("content-type", "").lower():
+        return "read-notification"
     if _AUTO_SUBJECT.match(headers.get("subject", "")):
         return "auto-reply-subject"
     return None

@@ -1,5 +1,9 @@
 """Header text as Chinese mail clients write it: RFC 2047 words (also inside quotes, as
-QQ/Foxmail do), RFC 2231 parameters, raw GBK bytes, gb2312/gbk read as gb18030."""
+QQ/Foxmail do), RFC 2231 parameters, raw GBK bytes, gb2312/gbk read as gb18030.
+
+Raw 8-bit bytes are read by what they are: UTF-8 when they are, GBK when they look
+like it (pairs of high bytes), else the single-byte charset charset-normalizer finds:
+a Latin-2 subject read as GBK came back as `Doma鑕 omre啪je`."""
 
 from __future__ import annotations
 
@@ -14,8 +18,15 @@ from email.message import Message
 _GB_ALIASES = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
 
 
+# Where a raw header is neither UTF-8 nor GBK: the single-byte charsets mail in the wild
+# uses. Multi-byte and UTF-16 guesses on a few bytes are noise (charset-normalizer calls
+# `café` UTF-16), so detection is kept to these.
+_SINGLE_BYTE = ("cp1252", "cp1250", "cp1251", "koi8_r", "iso8859_7", "cp1254", "cp1257")
+
+
 def codec(charset: str | None) -> str:
-    name = (charset or "utf-8").lower().strip()
+    # RFC 2231 §5 lets an encoded word carry a language: `=?iso-8859-2*sl?Q?…?=`.
+    name = (charset or "utf-8").lower().strip().split("*", 1)[0]
     return "gb18030" if name in _GB_ALIASES else name
 
 
@@ -40,16 +51,43 @@ def decode_words(value: str) -> str:
         try:
             out.append(chunk.decode(codec(charset)))
         except (LookupError, ValueError):  # an unknown or non-text charset, a bad byte
-            out.append(chunk.decode("gb18030", errors="replace"))
+            out.append(decode_raw_bytes(chunk))
     return "".join(out).strip()
 
 
 def decode_raw_bytes(raw: bytes) -> str:
-    """Header bytes sent without any encoding: UTF-8 if they are, else GBK (gb18030)."""
+    """Header bytes sent without any encoding: UTF-8 if they are, GBK (gb18030) if they
+    look like it, else the single-byte charset they are detected as."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
+        pass
+    if _looks_gbk(raw):
         return raw.decode("gb18030", errors="replace")
+    from charset_normalizer import from_bytes  # only for the rare non-UTF-8, non-GBK bytes
+
+    best = from_bytes(raw, cp_isolation=list(_SINGLE_BYTE)).best()
+    return str(best) if best is not None else raw.decode("gb18030", errors="replace")
+
+
+def _looks_gbk(raw: bytes) -> bool:
+    """GBK writes every Chinese character as two bytes, the second one high too for all of
+    GB2312 (the rare GBK-only ones, 镕, end in an ASCII byte); a single-byte charset puts a
+    lone high byte between ASCII letters (`Doma\xe8e`)."""
+    pairs = lone = 0
+    at = 0
+    while at < len(raw):
+        byte = raw[at]
+        if byte < 0x80:
+            at += 1
+            continue
+        trail = raw[at + 1] if at + 1 < len(raw) else 0
+        if 0x81 <= byte <= 0xFE and trail >= 0x80:
+            pairs += 1
+        else:
+            lone += 1
+        at += 2
+    return pairs > lone
 
 
 _PARAM = re.compile(rb'(?:file)?name\s*=\s*(?:"([^"]*)"|([^;\s]+))', re.IGNORECASE)

@@ -19,6 +19,7 @@ import dataclasses
 import email
 import email.utils
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 
 import mailparser
+from loguru import logger
 
 from .errors import ParseError
 from .headertext import codec, decode_raw_bytes, decode_words, header_text, part_filename
@@ -40,6 +42,14 @@ from .mailparts import (
     strip_parts,
 )
 from .names import UNNAMED, one_line, safe_name
+from .salvage import salvage
+
+_DECORATION_TYPES = frozenset({
+    "application/pgp-signature", "application/pkcs7-signature",
+    "application/x-pkcs7-signature", "text/calendar", "application/ics",
+    "text/x-vcalendar"})
+_DECORATION_NAMES = re.compile(r"(^|/)(signature\.asc|smime\.p7s)$|\.(p7s|ics|vcs)$",
+                               re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,13 @@ class Attachment:
     # A picture the HTML body shows (`cid:`), like a newsletter's logo or a signature:
     # part of the text, not a file somebody attached.
     inline: bool = False
+
+    @property
+    def decoration(self) -> bool:
+        """A part that comes with the mail but is no file a person attached: a signature
+        (PGP, S/MIME), a calendar invite, a picture the HTML body shows (a logo)."""
+        return self.inline or self.content_type in _DECORATION_TYPES \
+            or bool(_DECORATION_NAMES.search(self.name))
 
     @property
     def data(self) -> bytes:
@@ -113,6 +130,10 @@ TOO_LARGE = ("邮件过大（{size}，上限 {limit}），未读取。请只附�
 TOO_MANY_PARTS = ("邮件包含的部分过多（超过 {limit} 个），未读取。请只附上填好的表格，"
                   "重新发送一封普通邮件")
 TOO_DEEP = "邮件结构嵌套过深（多次转发或格式异常），未读取。请把表格直接作为附件重新发送"
+PARTLY_READ = ("邮件包含的部分过多（共 {total} 个，上限 {limit} 个），只读取了其中 {kept} 个"
+               "（附件优先），其余 {left} 个部分未读取。请只附上填好的表格，重新发送一封普通邮件")
+DEEP_READ = ("邮件结构嵌套过深（{depth} 层，多次转发或格式异常），已展开后读取其中的附件；"
+             "如有表格未收到，请把表格直接作为附件重新发送")
 UNREADABLE = "邮件格式有误，无法读取其中的内容（{what}）。请重新发送一封普通邮件并附上表格"
 
 
@@ -240,6 +261,33 @@ def with_parts(envelope: Envelope, mail: StrippedMail) -> Envelope:
     return dataclasses.replace(envelope, attachments=tuple(attachments))
 
 
+def needs_salvage(envelope: Envelope) -> bool:
+    """A mail refused for its structure alone (too many parts, too deep), not its size."""
+    return any(p == TOO_DEEP or p.startswith(TOO_MANY_PARTS.split("（")[0])
+               for p in envelope.problems)
+
+
+def salvaged_envelope(mail: StrippedMail, limits: ReadLimits, refused: Envelope) -> Envelope:
+    """What a mail too many parts or too deep for reading whole still carries: its leaf
+    parts up to the limit, files first, each said in `problems` (parsers/salvage.py)."""
+    cap = min(limits.max_parts, HARD_MAX_PARTS)
+    try:
+        flat = salvage(mail.raw, cap)
+        if flat is None:
+            return refused
+        envelope = with_parts(_parse_whole(flat.raw), mail)
+    except (RecursionError, ValueError, LookupError):
+        return refused
+    if flat.left:
+        said = PARTLY_READ.format(total=flat.kept + flat.left, limit=cap, kept=flat.kept,
+                                  left=flat.left)
+    else:
+        said = DEEP_READ.format(depth=flat.depth)
+    # The headers as sent, not the flat mail's own Content-Type.
+    return dataclasses.replace(envelope, headers=refused.headers,
+                               problems=(*envelope.problems, said))
+
+
 def parse_mail(raw: bytes, limits: ReadLimits | None = None) -> Envelope:
     """Parse one message; raises ParseError only when nothing at all can be read.
 
@@ -254,17 +302,36 @@ def parse_mail(raw: bytes, limits: ReadLimits | None = None) -> Envelope:
         # there); anything else is split here.
         mail = StrippedMail(raw, len(raw)) if isinstance(raw, SplitRaw) else open_mail(raw, limits)
         problem = mail_problem(mail, limits)
-        if problem:
-            return _envelope(_headers_only(mail.raw), problems=(problem,))
-        return with_parts(_parse_whole(mail.raw), mail)
+        envelope = _envelope(_headers_only(mail.raw), problems=(problem,)) if problem \
+            else with_parts(_parse_whole(mail.raw), mail)
+        return salvaged_envelope(mail, limits, envelope) if needs_salvage(envelope) \
+            else envelope
     except ParseError:
         raise
     except Exception as exc:  # even the headers could not be read
         raise ParseError(f"邮件无法解析：{type(exc).__name__}") from exc
 
 
+class _ToDebugLog(logging.Handler):
+    """mail-parser logs a warning for every part it does not handle (`Email content
+    'alternative' not handled`); with no handler Python prints each on stderr. They are
+    the debug log's business, not the terminal's."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger.debug("mailparser {}", record.getMessage())
+
+
+def _quiet_mailparser() -> None:
+    # Set up on first use (also in each reader process), not at import time.
+    chatty = logging.getLogger("mailparser")
+    if not any(isinstance(h, _ToDebugLog) for h in chatty.handlers):
+        chatty.addHandler(_ToDebugLog())
+        chatty.propagate = False
+
+
 def _parse_whole(raw: bytes) -> Envelope:
     """The email package and mail-parser on a mail already checked for size and parts."""
+    _quiet_mailparser()
     try:
         message = email.message_from_bytes(raw)
         problem = _nesting_problem(message, HARD_MAX_PARTS)

@@ -22,7 +22,7 @@ from errors import DatabaseError
 from . import audit, models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004_outbox_state"  # the newest revision in migrations/versions; checked by a test
+HEAD = "0005_message_identity"  # the newest revision in migrations/versions; checked by a test
 
 
 

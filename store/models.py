@@ -72,8 +72,13 @@ class Message(SQLModel, table=True):
     """Every message ever fetched, with or without a form, so none is fetched twice."""
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True, index=True)     # Message-ID, else sha256 of the raw bytes
-    message_id: str | None = None
+    # Message-ID; `<id>#<digest part>` for a second, different mail with that Message-ID;
+    # `content:<digest>` without one (`sha256:<raw sha256>` before 0005). formbot/poll/identity.py
+    key: str = Field(unique=True, index=True)
+    message_id: str | None = Field(default=None, index=True)
+    # What the sender wrote (identity headers and body), not trace headers: two deliveries
+    # of one mail have the same. NULL for mail recorded before 0005 (filled when needed).
+    digest: str | None = Field(default=None, index=True)
     sha256: str = Field(index=True)
     raw_path: str
     size: int

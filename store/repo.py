@@ -73,10 +73,15 @@ def messages_by_keys(*, session: Session, keys: Sequence[str]) -> dict[str, Mess
     return {message.key: message for message in found}
 
 
-def known_keys(*, session: Session, keys: Sequence[str]) -> set[str]:
-    if not keys:
-        return set()
-    return set(session.exec(select(Message.key).where(col(Message.key).in_(list(keys)))))
+def messages_sharing(*, session: Session, message_ids: Collection[str],
+                     keys: Collection[str]) -> list[Message]:
+    """The recorded messages with one of these Message-IDs or keys: those a fetched mail
+    may be a second delivery of (formbot/poll/identity.py decides which it is)."""
+    if not message_ids and not keys:
+        return []
+    return list(session.exec(select(Message).where(
+        col(Message.message_id).in_(list(set(message_ids)))
+        | col(Message.key).in_(list(set(keys)))).order_by(Message.id)))  # type: ignore[arg-type]
 
 
 def add_copy(*, session: Session, message: Message, account: str, folder: str,

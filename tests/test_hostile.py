@@ -39,9 +39,12 @@ from parsers.limits import MB, ReadLimits
 from store.models import ActivityRow, AttachmentRecord, Message, Submission
 from tests.conftest import PASSWORD
 from tests.fixtures.hostile import ACT, BOT, Case, cases, iter_raws, sleepy_reader, zipped
-from tests.helpers import Bot, body_of, write_config
+from tests.helpers import UNITS, Bot, body_of, write_config
 
 CASES = cases()
+HOSTILE_UNITS = [{**unit, "emails": [*unit["emails"], *(f"c{n:03d}@hostile.example.cn"
+                                                      for n in range(len(CASES)))]}
+                 if unit["name"] == "定海路街道总工会" else unit for unit in UNITS]
 BY_ID = {case.id: case for case in CASES}
 
 
@@ -88,7 +91,10 @@ def poll(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
         patch.setenv("FORMBOT_IMAP_PASSWORD", PASSWORD)
         patch.setenv("FORMBOT_SMTP_PASSWORD", PASSWORD)
-        bot = Bot.at(write_config(tmp, imap, smtp,
+        # Each hostile mail comes from a unit's registered address (a unit's broken client):
+        # what its receipt says about the mail is what is checked, and a stranger's mail with
+        # no attachment gets no receipt at all (CONTRACT.md, tests/test_policy.py).
+        bot = Bot.at(write_config(tmp, imap, smtp, units=HOSTILE_UNITS,
                                   mailbox__batch_size=7 if mode == "inline" else 50))
         keys = {}
         for case, sender, message_id, raw in iter_raws(selected):

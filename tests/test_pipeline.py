@@ -277,22 +277,32 @@ def test_no_receipt_to_auto_replies_bounces_lists_or_ourselves(
 def test_mail_without_forms_is_asked_again_only_when_it_concerns_us(
     bot: Bot, imap: EmbeddedIMAP, smtp: EmbeddedSMTP
 ) -> None:
+    # CONTRACT.md: a unit's mail that is no submission waits for a person; one that says it
+    # carries forms but has none is told so; a stranger is answered only when the mail
+    # plausibly concerns the campaign.
     imap.append(build_mail(from_addr=DINGHAI, to_addr=BOT, subject="表格下周交",
                            body="我们下周发送。", attachments=[], message_id="<q@example.cn>"))
+    imap.append(build_mail(from_addr=DINGHAI, to_addr=BOT, subject="报送申报表",
+                           body="附件请查收。", attachments=[], message_id="<none@example.cn>"))
     imap.append(build_mail(from_addr="promo@shop.example", to_addr=BOT, subject="优惠活动",
                            body="限时优惠", attachments=[], message_id="<spam@example.cn>"))
-    imap.append(build_mail(from_addr="someone@qq.example", to_addr=BOT, subject="材料",
+    imap.append(build_mail(from_addr="someone@qq.example", to_addr=BOT, subject="附件1 主题活动申报表",
                            body="见附件", attachments=[("scan.pdf", b"%PDF-1.4 scan")],
                            message_id="<pdf@example.cn>"))
+    imap.append(build_mail(from_addr="other@qq.example", to_addr=BOT, subject="材料",
+                           body="见附件", attachments=[("scan.pdf", b"%PDF-1.4 other")],
+                           message_id="<pdf2@example.cn>"))
     bot.poll()
     sent = {tuple(r): parse_sent(raw) for _, r, raw in smtp.wait_for(2)}
     assert set(sent) == {(DINGHAI,), ("someone@qq.example",)}
     asked = body_of(sent[(DINGHAI,)])
-    assert "没有读到" in asked and "重新发送" in asked
+    assert "没有读到" in asked and "重新发送" in asked and "没有附件" in asked
     pdf = body_of(sent[("someone@qq.example",)])
     assert "scan.pdf" in pdf and "PDF" in pdf
     outcomes = {m.key: m.outcome for m in rows(bot, Message)}
     assert outcomes["<spam@example.cn>"] == "no-reply:not-about-campaign"
+    assert outcomes["<pdf2@example.cn>"] == "no-reply:not-about-campaign"
+    assert outcomes["<q@example.cn>"] == "waiting-for-person"
 
 
 def test_receipt_names_each_problem_and_the_missing_form(

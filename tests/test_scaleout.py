@@ -29,9 +29,11 @@ def test_several_mailboxes_are_polled_into_one_store(tmp_path: Path) -> None:
         other = {"host": second.host, "port": second.port, "security": "plain",
                  "username": SECOND, "password_env": "FORMBOT_IMAP_PASSWORD"}
         bot = Bot.at(write_config(tmp_path, first, smtp, mailboxes=[other]))
-        top_first = max(first.append(numbered_mail(n, "scale")) for n in (1, 2))
+        # One mail sent to both addresses: the same bytes lie in both mailboxes.
+        both = numbered_mail(1, "scale", to=f"{BOT}, {SECOND}")
+        top_first = max(first.append(raw) for raw in (both, numbered_mail(2, "scale")))
         second.append(numbered_mail(3, "scale", to=SECOND))
-        top_second = second.append(numbered_mail(1, "scale", to=SECOND))  # sent to both: one record
+        top_second = second.append(both)  # sent to both: one record
         report = bot.poll()
         assert (report.new, report.duplicates, report.processed) == (3, 1, 3)
         assert count(bot, Message) == 3 and count(bot, ActivityRow) == 3
@@ -120,8 +122,9 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
         config = write_config(tmp_path, imap, smtp,
                               database=f"sqlite:///{tmp_path / 'data' / 'old.db'}")
         old = Bot.at(config)
-        for n in range(3):
-            imap.append(numbered_mail(n, "scale"))
+        sent = [numbered_mail(n, "scale") for n in range(3)]
+        for raw in sent:
+            imap.append(raw)
         old.poll()
         target = database_url(tmp_path / "moved")
         result = formbot("db", "copy", "--config", str(config), "--to", target)
@@ -137,7 +140,7 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
                        [r.model_dump() for r in after.exec(select(table))], table
             assert after.exec(select(func.count()).select_from(Lease)).one() == 0
         imap.append(numbered_mail(3, "scale"))
-        imap.append(numbered_mail(1, "scale"))                     # seen before the move: a duplicate
+        imap.append(sent[1])                                       # seen before the move: a duplicate
         report = moved.poll()
         assert (report.new, report.duplicates, report.processed) == (1, 1, 1)
         assert count(moved, Message) == 4 and count(moved, Outgoing) == 4

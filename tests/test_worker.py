@@ -71,7 +71,8 @@ def test_worker_survives_its_servers_going_away_and_coming_back(
     bot = Bot.at(write_config(tmp_path, imap, smtp))
     worker = Worker(bot.settings, engine=bot.engine)
     try:
-        imap.append(submission(n=1))
+        first = submission(n=1)
+        imap.append(first)
         smtp.stop()                                   # SMTP goes away
         assert worker.poll()                          # the mail is read; the receipt waits
         assert worker.poll()
@@ -85,7 +86,7 @@ def test_worker_survives_its_servers_going_away_and_coming_back(
         assert len(smtp.wait_for(1)) == 1
         imap.start()                                  # IMAP back (rebuilt: new UIDVALIDITY)
         imap.append(submission(sender="yinhang_gh@example.cn", n=2))
-        imap.append(submission(n=1))                  # the old mail is still there too
+        imap.append(first)                            # the old mail is still there too
         assert worker.poll()
         assert len(smtp.wait_for(2)) == 2
         worker.poll()

@@ -40,8 +40,10 @@ from parsers.mail import (
     Envelope,
     header_envelope,
     mail_problem,
+    needs_salvage,
     open_mail,
     parse_mail,
+    salvaged_envelope,
     with_parts,
 )
 from parsers.mailparts import source_size
@@ -100,6 +102,9 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
     results: list[FileResult] = []
     seen: set[str] = set()
     for attachment in envelope.attachments:
+        if attachment.decoration and (attachment.content_type.startswith("image/")
+                                      or not attachment.inline):
+            continue  # a signature, an invite, a logo: nobody sent it as a submission
         if attachment.sha256 in seen:
             continue  # the same file attached twice is one file
         seen.add(attachment.sha256)
@@ -200,6 +205,8 @@ def read_message(source: MailSource, converter: LegacyConverter | None = None,
     # one-argument stand-in); the configured limits were applied just above.
     envelope = header_envelope(mail.raw, problem) if problem else \
         with_parts(parse_mail(mail.raw), mail)
+    if needs_salvage(envelope):   # the good part of a hostile mail is still read
+        envelope = salvaged_envelope(mail, limits, envelope)
     if cheap and len(envelope.attachments) > ISOLATE_ATTACHMENTS:
         raise NeedsIsolation
     meter = Meter(ISOLATE_UNPACKED) if cheap else None
@@ -220,7 +227,8 @@ def read_message(source: MailSource, converter: LegacyConverter | None = None,
     return Parsed(
         envelope=dataclasses.replace(envelope, attachments=()),
         # A mail that was not opened still came with something: answer it.
-        attachment_count=sum(not a.inline for a in envelope.attachments) or len(envelope.problems),
+        attachment_count=sum(not a.decoration for a in envelope.attachments)
+        or len(envelope.problems),
         files=files,
         forms=merge_forms(files),
         links=large_attachment_links(envelope.text + "\n" + envelope.html),

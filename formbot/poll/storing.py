@@ -4,6 +4,7 @@ later submission always supersedes an earlier one."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,8 +16,8 @@ from formbot.poll.receipts import build_facts
 from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
+from notifier.policy import MailFacts, decide, mentions
 from notifier.receipts import receipt_subject
-from notifier.rfc3834 import reason_not_to_answer
 from parsers.builtin import FORMS
 from parsers.forms import FormData
 from parsers.units import Match, UnitRef, identify, unit_key
@@ -26,7 +27,6 @@ from store.models import Message, Submission, Unit
 ADMIN = "admin"            # match_method of a mail the admin filed under a unit
 DISMISSED = "dismissed"    # outcome of a mail the admin set aside
 LEARNED = "learned"        # match_method: from an address the admin confirmed for the unit
-_CAMPAIGN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
 LINK_NOTE = ("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
              "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
 
@@ -50,6 +50,12 @@ class StoreContext:
         registered = next((u.emails for u in self._registry(session) if u.id == unit_id), ())
         return (*registered, *(a for a, u in self._learned.items() if u == unit_id))
 
+    def is_known(self, session: Session, address: str) -> bool:
+        """A unit's registered address, or one the admin confirmed: not a stranger."""
+        address = address.strip().lower()
+        return address in self._learned or any(
+            address == e.lower() for u in self._registry(session) for e in u.emails)
+
     def learned_unit(self, session: Session, address: str) -> UnitRef | None:
         """The unit the admin confirmed this sender for in the console, if any."""
         units = self._registry(session)  # reads the confirmed addresses too
@@ -71,10 +77,51 @@ class StoreContext:
         return self._units
 
 
-def _mentions_campaign(settings: Settings, parsed: Parsed) -> bool:
+_ANNEX = re.compile(r"附\s*件\s*[0-9０-９一二三四五六七八九十]")
+_SAYS_SENT = ("报送", "附件", "请查收", "见附件", "上报", "申报表", "登记表")
+# Where a reply's own text ends and the mail it quotes begins.
+_QUOTE = re.compile(r"^(>|-{2,}\s*原始邮件|-{2,}\s*Original Message|在.{0,80}写道|"
+                    r"On .{0,120}wrote:)", re.MULTILINE)
+NONE_ARRIVED_NOTE = "这封邮件没有附件（可能忘记添加附件了）。"
+
+
+def _own_text(text: str) -> str:
+    """A reply's own words, without the mail it quotes (a receipt's words are ours)."""
+    found = _QUOTE.search(text)
+    return text[:found.start()] if found else text
+
+
+def _campaign_words(settings: Settings, units: list[UnitRef]) -> list[str]:
+    campaign = settings.campaign
+    words = [campaign.code, campaign.title]
+    for spec in FORMS:
+        words += [spec.title, spec.short, *spec.title_words]
+    for unit in units:
+        words += [unit.name, *unit.aliases]
+    return [w for w in words if len(w) >= 2]
+
+
+def mail_facts(settings: Settings, parsed: Parsed, units: list[UnitRef], *, known_sender: bool,
+               answered_today: int) -> MailFacts:
+    """What the answer policy (notifier/policy.py) needs to know about a read mail."""
     envelope = parsed.envelope
-    text = envelope.subject + "\n" + envelope.text[:5000]
-    return any(word in text for word in (*_CAMPAIGN_WORDS, settings.campaign.code))
+    body = envelope.text[:20000]
+    names = [f.name for f in parsed.files]
+    texts = [envelope.subject, body, *names]
+    about = mentions(texts, _campaign_words(settings, units)) or any(
+        _ANNEX.search(t) for t in texts)
+    reply_to_receipt = "回执" in envelope.subject
+    subject = "" if reply_to_receipt else envelope.subject
+    says_sent = mentions([subject, _own_text(body)], _SAYS_SENT) or mentions(
+        [subject], [w for spec in FORMS for w in (spec.short, *spec.title_words)])
+    return MailFacts(
+        headers=envelope.headers, from_addr=envelope.from_addr,
+        own_addresses=tuple(settings.own_addresses()), has_forms=bool(parsed.forms),
+        attachments=parsed.attachment_count, links=bool(parsed.links),
+        known_sender=known_sender, about_campaign=about, says_forms_sent=says_sent,
+        answered_today=answered_today,
+        limit_known=settings.limits.receipts_per_sender_per_day,
+        limit_stranger=settings.limits.receipts_per_stranger_per_day)
 
 
 def store_message(session: Session, context: StoreContext, message: Message, parsed: Parsed, *,
@@ -152,7 +199,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         session.add(message)
         return
     others = sorted({m.unit.name for m in (split or {}).values()} - {unit.name if unit else ""})
-    _answer(session, context.settings, message, parsed, unit, unit_text, now=now,
+    _answer(session, context, message, parsed, unit, unit_text, now=now,
             also=[f"{spec.short}按表中“填报单位”归入“{m.unit.name}”。"
                   for spec in FORMS if (m := (split or {}).get(spec.key))] if others else [],
             units_named={m.unit.id: m.unit.name for m in (split or {}).values()}
@@ -177,30 +224,29 @@ def _split_by_unit(address: str, forms: dict[str, tuple[FormData, list[str]]],
     return matches if len({m.unit.id for m in matches.values()}) > 1 else {}
 
 
-def _answer(session: Session, settings: Settings, message: Message, parsed: Parsed,
+def _answer(session: Session, context: StoreContext, message: Message, parsed: Parsed,
             unit: Unit | None, unit_text: str | None, *, now: datetime,
             also: list[str] | None = None, units_named: dict[int, str] | None = None) -> None:
-    """Queue the receipt, unless the mail is one not to answer. `units_named`: the units
-    a mail's forms were split between, each told what it still has to send."""
+    """Queue the receipt, unless the mail is one not to answer (notifier/policy.py).
+    `units_named`: the units a mail's forms were split between, each told what it still
+    has to send."""
+    settings = context.settings
     envelope, forms = parsed.envelope, parsed.forms
-    own = settings.own_addresses()
-    reason = reason_not_to_answer(envelope.headers, envelope.from_addr, own)
-    if reason:
-        message.outcome = f"no-reply:{reason}"
-        return
-    if not forms and not (unit or parsed.attachment_count or parsed.links
-                          or _mentions_campaign(settings, parsed)):
-        message.outcome = "no-reply:not-about-campaign"  # no backscatter to spam
-        return
     answered_today = repo.receipts_since(session=session, address=envelope.from_addr,
                                          since=now - timedelta(days=1))
-    if answered_today >= settings.limits.receipts_per_sender_per_day:
-        # A flood, or a forged sender using us to mail a stranger: stop answering today.
-        message.outcome = "no-reply:rate-limited"
-        logger.warning("receipt.rate_limited from={}", envelope.from_addr)
+    facts = mail_facts(settings, parsed, context.units(session),
+                       known_sender=context.is_known(session, envelope.from_addr),
+                       answered_today=answered_today)
+    decision = decide(facts)
+    message.outcome = decision.outcome
+    if not decision.answer:
+        if decision.outcome == "no-reply:rate-limited":
+            logger.warning("receipt.rate_limited from={}", envelope.from_addr)
         return
     done = repo.current_forms(session=session, unit_id=unit.id) if unit and unit.id else set()
     notes = list(also or [])
+    if decision.none_arrived:
+        notes.append(NONE_ARRIVED_NOTE)
     if parsed.links and not forms:
         notes.append(LINK_NOTE)
     if unit is not None and message.sender_matches_unit is False:

@@ -119,6 +119,8 @@ class LimitSettings(_Strict):
     """
 
     receipts_per_sender_per_day: int = Field(default=20, ge=1, le=10000)
+    # An address no unit registered or the admin confirmed: a stranger, maybe forged.
+    receipts_per_stranger_per_day: int = Field(default=3, ge=0, le=10000)
     max_message_mb: float = Field(default=DEFAULT_MESSAGE_MB, gt=0, le=1024)
     max_attachment_mb: float = Field(default=DEFAULT_ATTACHMENT_MB, gt=0, le=1024)
     max_unpacked_mb: float = Field(default=DEFAULT_UNPACKED_MB, gt=0, le=1024)

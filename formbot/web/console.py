@@ -41,7 +41,10 @@ STATUS = {"new": "等待处理", "processed": "已处理", "failed": "处理失�
 OUTCOME = {"receipt": "已发回执", "receipt-already-sent": "回执此前已发",
            "receipt-assigned": "人工归入后已发回执", "dismissed": "已标记为无需处理",
            "no-reply:not-about-campaign": "与本次报送无关，未回复",
-           "no-reply:rate-limited": "同一发件人今天回复过多，未回复"}
+           "no-reply:rate-limited": "同一发件人今天回复过多，未回复",
+           "no-reply:spam": "上游已标记为垃圾邮件，未回复",
+           "no-reply:read-notification": "已读回执，未回复",
+           "waiting-for-person": "单位来信（非报送），等待工作人员回复"}
 MATCH = {"address": "按登记邮箱", "name": "按“填报单位”名称", "alias": "按单位别名",
          "fuzzy": "按相近的单位名称", "admin": "工作人员人工归入",
          "learned": "按人工确认的发件地址"}
