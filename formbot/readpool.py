@@ -78,6 +78,9 @@ class _Worker:
     deadline: float = math.inf
 
 
+# Workers are started from the dispatcher thread, so their PR_SET_PDEATHSIG
+# (reading._start_worker) fires when that thread ends as well as when the poller dies:
+# either way nobody would read for them any more.
 def _serve(tasks: Connection, reports: Connection, folder: str,
            initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
     """A worker: set up, say ready, then one job at a time until told to stop."""
@@ -250,8 +253,9 @@ class ReaderPool:
                 return
             if worker.ready and worker.job is None:
                 job = self._pending.popleft()
-                if not job.future.set_running_or_notify_cancel():
-                    continue
+                # Running already: put back after a send that failed (below).
+                if not job.future.running() and not job.future.set_running_or_notify_cancel():
+                    continue   # cancelled by the caller before any worker took it
                 try:
                     # A few hundred bytes into an empty pipe: never blocks.
                     worker.tasks.send((job.id, job.fn, job.args))
@@ -308,6 +312,8 @@ class ReaderPool:
         worker.process.join(timeout=JOIN_SECONDS)
         for connection in (worker.tasks, worker.reports):
             connection.close()
+        with contextlib.suppress(ValueError):   # still running after SIGKILL: leave it be
+            worker.process.close()              # its sentinel's descriptor, now
         if worker.job is not None:
             _fail(worker.job, error)
             for leftover in self.folder.glob(f"{worker.job.id}.*"):
