@@ -38,6 +38,16 @@ UNREADABLE = "文件无法转换（可能已损坏或加了密码），请另存
 ENCRYPTED = "文件设置了打开密码，无法读取，请取消密码并另存为 .docx/.xlsx 后重新发送"
 NOT_A_FORM_FILE = "文件不是 Word 或 Excel 文档（或已损坏），请另存为 .docx/.xlsx 后重新发送"
 NO_OFFICE = "服务器暂时无法转换旧版 .doc/.xls 文件，请另存为 .docx/.xlsx 后重新发送"
+# A converter that is not installed is not "temporary": the mail is kept and read again
+# once it is there (formbot/pipeline.py looks for this prefix), and the admin is told
+# what to install (the log, `formbot doctor`).
+NO_CONVERTER_PREFIX = "服务器尚未安装旧版 .doc/.xls 文件的转换程序"
+NO_CONVERTER = (NO_CONVERTER_PREFIX
+                + "（{what}），已提醒管理员安装；装好后会自动重新读取这份附件，无需重发")
+OFFICE = "LibreOffice"
+OFFICE_PACKAGES = "libreoffice-writer-nogui libreoffice-calc-nogui"
+UNO = "LibreOffice 的 Python 接口 python3-uno"
+UNO_PACKAGES = "python3-uno"
 
 # source kind → (what --convert-to writes, LibreOffice export filter)
 TARGETS = {"doc": ("docx", "MS Word 2007 XML"), "xls": ("xlsx", "Calc MS Excel 2007 XML")}
@@ -70,6 +80,14 @@ class ConversionError(ParseError):
     ) -> None:
         super().__init__(message, subject=subject)
         self.detail = detail
+
+
+class ConverterMissing(ConversionError):
+    """LibreOffice, or the python3-uno its bridge needs, is not installed."""
+
+    def __init__(self, what: str, packages: str, *, detail: str = "") -> None:
+        super().__init__(NO_CONVERTER.format(what=what), detail=detail)
+        self.what, self.packages = what, packages
 
 
 class Converter(Protocol):
@@ -210,6 +228,9 @@ class ColdConverter:
                     stderr=subprocess.STDOUT, cwd=work, env=office_env(work),
                     start_new_session=True,
                 )
+            except FileNotFoundError as exc:
+                raise ConverterMissing(OFFICE, OFFICE_PACKAGES,
+                                       detail=f"cannot run {self.soffice}: {exc}") from exc
             except OSError as exc:
                 detail = f"cannot run {self.soffice}: {exc}"
                 raise ConversionError(NO_OFFICE, detail=detail) from exc

@@ -17,8 +17,13 @@ from pathlib import Path
 
 from .convert import (
     NO_OFFICE,
+    OFFICE,
+    OFFICE_PACKAGES,
     TARGETS,
+    UNO,
+    UNO_PACKAGES,
     ConversionError,
+    ConverterMissing,
     check_source,
     kill_group,
     office_env,
@@ -152,6 +157,11 @@ class _Office:
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=work,
                     env=env, start_new_session=True,
                 )
+        except FileNotFoundError as exc:
+            self.stop()
+            missing = (UNO, UNO_PACKAGES) if exc.filename == python else \
+                (OFFICE, OFFICE_PACKAGES)
+            raise ConverterMissing(*missing, detail=f"cannot start: {exc}") from exc
         except OSError as exc:
             self.stop()
             raise ConversionError(NO_OFFICE, detail=f"cannot start LibreOffice: {exc}") from exc
@@ -161,7 +171,10 @@ class _Office:
             ready = {"ok": False, "error": f"bridge did not answer ({type(exc).__name__})"}
         if not ready.get("ok"):
             self.stop()
-            raise ConversionError(NO_OFFICE, detail=str(ready.get("error")))
+            error = str(ready.get("error"))
+            if error.startswith("no uno module"):
+                raise ConverterMissing(UNO, UNO_PACKAGES, detail=error)
+            raise ConversionError(NO_OFFICE, detail=error)
 
     @property
     def alive(self) -> bool:
@@ -267,6 +280,11 @@ class WarmConverter:
         self._state["office"] = office = _Office(self.soffice, self.python, work,
                                                  self.start_timeout)
         return office
+
+    def start(self) -> None:
+        """Start LibreOffice and the bridge now (`formbot doctor`); raises as convert would."""
+        with self._lock:
+            self._office()
 
     def convert(self, data: bytes, source_kind: str) -> bytes:
         check_source(data, source_kind)

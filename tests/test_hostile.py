@@ -19,7 +19,6 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from formbot.demo.samples import activity_docx, build_mail
 from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.poll import reading
 from formbot.poll.reading import ISOLATE_RAW, Readers, read_limits
+from formbot.poll.readpool import ReaderPool, ReaderTimedOut
 from formbot.reports.status import status_data
 from formbot.settings.config import ConfigError
 from formbot.settings.loading import load_settings
@@ -38,7 +38,16 @@ from parsers.errors import ParseError
 from parsers.limits import MB, ReadLimits
 from store.models import ActivityRow, AttachmentRecord, Message, Submission
 from tests.conftest import PASSWORD
-from tests.fixtures.hostile import ACT, BOT, Case, cases, iter_raws, sleepy_reader, zipped
+from tests.fixtures.hostile import (
+    ACT,
+    BOT,
+    Case,
+    cases,
+    dying_reader,
+    iter_raws,
+    sleepy_reader,
+    zipped,
+)
 from tests.helpers import UNITS, Bot, body_of, write_config
 
 CASES = cases()
@@ -249,13 +258,14 @@ def test_configured_limits_reach_the_parsers() -> None:
 
 # --- Time: a mail that hangs is stopped, the rest go on --------------------------------
 
-def _mail(n: int, *, hang: bool = False) -> bytes:
+def _mail(n: int, *, hang: bool = False, die: str = "") -> bytes:
     files = [("申报表.docx", activity_docx(ACT))]
     if hang:  # big enough to be read in a worker whatever the batch
         files.append(("padding.bin", b"x" * (ISOLATE_RAW + 1)))
+    headers = {"X-Test-Hang": "yes"} if hang else {"X-Test-Die": die} if die else None
     return build_mail(from_addr=f"t{n}@example.cn", to_addr=BOT, subject=f"申报表{n}", body="",
                       attachments=files, message_id=f"<t{n}@example.cn>",
-                      extra_headers={"X-Test-Hang": "yes"} if hang else None)
+                      extra_headers=headers)
 
 
 def test_a_hanging_mail_is_killed_after_parse_seconds_and_the_rest_are_read() -> None:
@@ -284,6 +294,39 @@ def test_a_backlog_with_hanging_mail_in_the_pool_loses_nothing_else() -> None:
     timed_out = [i for i, r in enumerate(results) if isinstance(r, Exception)]
     assert timed_out == [2, 6]
     assert all("解析超时" in str(results[i]) for i in timed_out)
+
+
+@pytest.mark.parametrize("how", ["kill", "exit"])
+def test_a_reader_killed_mid_mail_fails_that_mail_alone(how: str) -> None:
+    # The second dies after the first's worker is gone: the pool goes on with a new one.
+    raws = [_mail(n, die=how if n in (1, 7) else "") for n in range(10)]
+    readers = Readers(None, ReadLimits(parse_seconds=60), worker=dying_reader)
+    started = time.monotonic()
+    try:
+        results = list(readers.read_all(raws))
+    finally:
+        readers.close()
+    assert time.monotonic() - started < 60   # never the time limit: death is seen at once
+    failed = [i for i, r in enumerate(results) if isinstance(r, Exception)]
+    assert failed == [1, 7]
+    assert all("解析进程意外退出" in str(results[i]) for i in failed)
+    assert all(r.forms["activity"][0].rows for r in results if not isinstance(r, Exception))  # type: ignore[union-attr]
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+def test_a_pool_enforces_the_time_limit_while_nobody_waits() -> None:
+    """The limit is kept by the pool itself: a hanging worker is killed at its deadline
+    even while the poller is busy storing, and its neighbour's job is untouched."""
+    pool = ReaderPool(2)
+    try:
+        hanging = pool.submit(time.sleep, 3600, seconds=1)
+        quick = pool.submit(sum, [1, 2, 3], seconds=30)
+        assert quick.result(timeout=60) == 6
+        with pytest.raises(ReaderTimedOut):
+            hanging.result(timeout=60)
+    finally:
+        pool.close()
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
 def test_when_no_worker_can_start_only_the_mail_that_needed_one_fails(
@@ -361,10 +404,13 @@ def test_memory_stays_bounded_for_a_50_mb_attachment_and_zip_bombs(tmp_path: Pat
 
 
 def test_workers_cap_their_address_space() -> None:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=reading._start_worker,
-                             initargs=(reading.WORKER_MEMORY,)) as pool:
-        soft, _ = pool.submit(resource.getrlimit, resource.RLIMIT_AS).result(timeout=60)
+    readers = Readers(None)
+    try:
+        pool = readers._start()
+        soft, _ = pool.submit(resource.getrlimit, resource.RLIMIT_AS,
+                              seconds=30).result(timeout=90)
+    finally:
+        readers.close()
     assert soft == reading.WORKER_MEMORY
 
 

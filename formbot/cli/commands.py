@@ -314,7 +314,8 @@ def backup(config_path: str | None, campaign: str | None, file: Path) -> None:
 @campaigns_option
 @friendly
 def doctor(config_path: str | None, campaign: str | None) -> None:
-    """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录。"""
+    """检查配置、数据库、收信（IMAP，含 ID）和发信（SMTP）登录，
+    以及旧版文件转换（LibreOffice、UNO）和 RAR 解压（bsdtar）。"""
     from formbot.cli.doctor import run_checks
 
     ok = run_checks(config_path, campaign)

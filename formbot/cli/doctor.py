@@ -14,8 +14,14 @@ if TYPE_CHECKING:
 
 
 def _check(label: str, action: Callable[[], str]) -> bool:
+    from parsers.convert import ConverterMissing
+
     try:
         detail = action()
+    except ConverterMissing as exc:
+        click.echo(f"✗ {label}：未安装 {exc.what}，请以 root 运行 apt-get install -y "
+                   f"{exc.packages}（装好后，等待转换的邮件会在下次轮询时自动重新读取）")
+        return False
     except FormbotError as exc:
         click.echo(f"✗ {label}：{exc}")
         return False
@@ -38,12 +44,20 @@ def run_checks(config_path: str | None, campaign: str | None = None) -> bool:
     several = len(config.campaigns) > 1
     if several:
         click.echo(f"✓ 配置文件：{len(config.campaigns)} 个活动")
-    results = []
+    results = [_converter_checks()]
     for settings in chosen:
         if several:
             click.echo(f"\n【{settings.campaign.code}】{settings.campaign.title}")
         results.append(_campaign_checks(settings))
     return all(results)
+
+
+def _converter_checks() -> bool:
+    """Not per campaign: one machine, one LibreOffice."""
+    from formbot.poll.converters import check_bsdtar, check_office
+
+    office = _check("旧版 .doc/.xls 转换（LibreOffice + UNO）", check_office)
+    return _check("RAR 解压（bsdtar）", check_bsdtar) and office
 
 
 def _campaign_checks(settings: Settings) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from errors import FormbotError
-from formbot.poll.converters import LazyConverter
+from formbot.poll.converters import LazyConverter, converters_installed, waiting_for_converter
 from formbot.poll.reading import PARALLEL_MIN, Parsed, Readers
 from formbot.poll.recording import mark_handled, record_all, skip_known
 from formbot.poll.registry import sync_registry
@@ -143,6 +143,8 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
             if not should_stop() and not report.busy:
                 retry_failed(settings, engine=engine, now=now, report=report,
                              should_stop=should_stop, readers=readers, context=context)
+                reread_for_converter(engine=engine, now=now, report=report,
+                                     should_stop=should_stop, readers=readers, context=context)
         finally:
             readers.close()
     deliver(settings, engine=engine, now=now, report=report)
@@ -258,6 +260,20 @@ def retry_failed(settings: Settings, *, engine: Engine, now: datetime, report: P
             if m.id not in report.tried]  # once per poll: the next poll tries again
         _read_and_store(session, context, readers, waiting, now=now, report=report,
                         should_stop=should_stop)
+
+
+def reread_for_converter(*, engine: Engine, now: datetime, report: PollReport,
+                         readers: Readers, context: StoreContext,
+                         should_stop: Stop = _never) -> None:
+    """Mail stored while LibreOffice (or python3-uno) was not installed is read again
+    once it is: its receipt said so. Rows are replaced, as by `formbot reprocess`."""
+    with Session(engine) as session:
+        waiting = [m for m in waiting_for_converter(session) if m.id not in report.tried]
+        if not waiting or not converters_installed():
+            return
+        logger.info("convert.back rereading={}", len(waiting))
+        _read_and_store(session, context, readers, waiting, now=now, report=report,
+                        should_stop=should_stop, pending_only=False)
 
 
 class _ReadAhead:

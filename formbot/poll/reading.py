@@ -15,20 +15,19 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
-import multiprocessing
+import itertools
 import os
 import resource
 import signal
-import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
+from formbot.poll.readpool import ReaderDied, ReaderPool, ReaderTimedOut, ReaderUnavailable
 from formbot.settings.config import LimitSettings
 from parsers.body import html_lines, text_lines
 from parsers.errors import ParseError
@@ -58,6 +57,8 @@ ISOLATE_UNPACKED = 4 * MB
 ISOLATE_ATTACHMENTS = 20
 # Address space of a worker: imports take ~0.5 GB, a 60 MB mail a few hundred MB more.
 WORKER_MEMORY = 3 * 1024 * MB
+# How often a wait for a worker's result checks that the pool itself is still there.
+WAIT_TICK = 1.0
 
 # A kept mail's path (what the poller passes), or a mail's bytes (tests, tools).
 MailSource = bytes | Path
@@ -262,8 +263,10 @@ def _start_worker(memory: int) -> None:
         pass
 
 
-def _warm() -> None:
-    # What reading a form mail imports (parsers/tables.py defers these for the CLI's sake).
+def _init_worker(memory: int) -> None:
+    _start_worker(memory)
+    # What reading a form mail imports (parsers/tables.py defers these for the CLI's sake),
+    # done while the worker starts, before it says it is ready.
     import docx  # noqa: F401
     import openpyxl  # noqa: F401
 
@@ -288,17 +291,15 @@ class Readers:
         self.converter = converter
         self.limits = read_limits(limits)
         self._worker = worker or _read_in_worker
-        self._pool: ProcessPoolExecutor | None = None
-        self._generation = 0     # bumped whenever the pool is killed
+        self._pool: ReaderPool | None = None
+        self._spilled = itertools.count(1)
 
     def warm_up(self) -> None:
         """Start the workers now (a backlog is coming): each imports its Office readers
         while the poller is still fetching and recording the first batch, instead of
         after it, with the poller waiting."""
         try:
-            pool = self._start()
-            for _ in range(os.cpu_count() or 1):
-                pool.submit(_warm)
+            self._start().warm_up()
         except Exception as exc:  # no worker now: the first read will say so, per mail
             logger.warning("read.warm_up_failed error={}", exc)
 
@@ -309,7 +310,7 @@ class Readers:
         can start the next group while it stores this one."""
         parallel = len(sources) >= PARALLEL_MIN and (os.cpu_count() or 1) >= 2
         sizes = [_size(source) for source in sources]
-        futures: dict[int, tuple[Future[Parsed], int]] = {}
+        futures: dict[int, Future[Parsed]] = {}
         for index, source in enumerate(sources):
             big = ISOLATE_RAW < sizes[index] <= self.limits.max_message_bytes
             if parallel or big:
@@ -317,8 +318,7 @@ class Readers:
         return self._results(sources, sizes, futures)
 
     def _results(self, sources: Sequence[MailSource], sizes: list[int],
-                 futures: dict[int, tuple[Future[Parsed], int]]
-                 ) -> Iterator[Parsed | Exception]:
+                 futures: dict[int, Future[Parsed]]) -> Iterator[Parsed | Exception]:
         for index, source in enumerate(sources):
             if index not in futures:
                 result = self._read_here(source, cheap=True)
@@ -327,7 +327,7 @@ class Readers:
                     continue
                 logger.info("read.isolated size={}", sizes[index])
                 futures[index] = self._submit(source)
-            yield self._wait(source, sizes[index], futures, index)
+            yield self._wait(source, sizes[index], futures.pop(index))
 
     def _read_here(self, source: MailSource, *, cheap: bool = False) -> Parsed | Exception:
         try:
@@ -335,72 +335,61 @@ class Readers:
         except Exception as exc:  # NeedsIsolation included: the caller decides
             return exc
 
-    def _submit(self, source: MailSource) -> tuple[Future[Parsed], int]:
+    def _submit(self, source: MailSource) -> Future[Parsed]:
         try:
-            try:
-                return self._start().submit(self._worker, source, self.limits), self._generation
-            except BrokenProcessPool:  # a worker died since: a fresh pool for this mail
-                self._kill()
-                return self._start().submit(self._worker, source, self.limits), self._generation
+            pool = self._start()
+            if isinstance(source, bytes):
+                # Mail given as bytes (tests, tools) goes to the worker as a file too: what
+                # crosses a pipe stays a few hundred bytes (see formbot/readpool.py).
+                path = pool.folder / f"in-{next(self._spilled)}.eml"
+                path.write_bytes(source)
+                future = pool.submit(self._worker, path, self.limits,
+                                     seconds=self.limits.parse_seconds)
+                future.add_done_callback(lambda _: path.unlink(missing_ok=True))
+                return future
+            return pool.submit(self._worker, source, self.limits,
+                               seconds=self.limits.parse_seconds)
         except Exception as exc:  # no process could be started: this mail fails, recorded
             logger.error("read.pool_unavailable error={}", exc)
             failed: Future[Parsed] = Future()
-            failed.set_exception(ParseError(f"无法启动解析进程（{type(exc).__name__}），"
-                                            "下次轮询会再试"))
-            return failed, self._generation
+            failed.set_exception(ReaderUnavailable(f"{type(exc).__name__}: {exc}"))
+            return failed
 
-    def _wait(self, source: MailSource, size: int,
-              futures: dict[int, tuple[Future[Parsed], int]], index: int) -> Parsed | Exception:
-        seconds = self.limits.parse_seconds
+    def _wait(self, source: MailSource, size: int, future: Future[Parsed]) -> Parsed | Exception:
+        # The pool ends every job it was given (result, time limit, death, or closing);
+        # the short waits only notice a pool that itself went away.
         while True:
-            future, generation = futures[index]
-            started = time.monotonic()
             try:
-                parsed = future.result(timeout=seconds)
+                parsed = future.result(timeout=WAIT_TICK)
+                break
             except FutureTimeout:
-                logger.error("read.timeout seconds={} size={}", seconds, size)
-                self._kill()
-                return ParseError(TIMED_OUT.format(seconds=seconds))
-            except (BrokenProcessPool, CancelledError):
-                if generation != self._generation:
-                    futures[index] = self._submit(source)  # lost with a pool killed for another
-                    continue
-                logger.error("read.worker_died size={} after={:.1f}s", size,
-                             time.monotonic() - started)
-                self._kill()
+                if self._pool is None or not self._pool.alive():
+                    future.cancel()
+                    return ParseError(WORKER_DIED)
+            except ReaderTimedOut:
+                logger.error("read.timed_out seconds={} size={}", self.limits.parse_seconds, size)
+                return ParseError(TIMED_OUT.format(seconds=self.limits.parse_seconds))
+            except ReaderDied as exc:
+                logger.error("read.worker_lost size={} reason={}", size, exc)
                 return ParseError(WORKER_DIED)
+            except ReaderUnavailable as exc:
+                return ParseError(f"无法启动解析进程（{exc}），下次轮询会再试")
             except Exception as exc:  # reported per mail by the caller's boundary
                 return exc
-            if parsed.needs_conversion:
-                return self._read_here(source)
-            return parsed
+        if parsed.needs_conversion:
+            return self._read_here(source)
+        return parsed
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self) -> ReaderPool:
         if self._pool is None:
-            # spawn: the poller has threads (IMAP IDLE, the scheduler, embedded servers in
-            # the demo), and forking a threaded process can deadlock. Workers are then our
-            # own children, so _start_worker covers a poller killed with -9.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context,
-                                             initializer=_start_worker,
-                                             initargs=(WORKER_MEMORY,))
+            # Workers are our own children, so _start_worker covers a poller killed with -9.
+            self._pool = ReaderPool(os.cpu_count() or 1, initializer=_init_worker,
+                                    initargs=(WORKER_MEMORY,))
         return self._pool
-
-    def _kill(self) -> None:
-        """End the pool now: its workers are killed, not waited for (one may be stuck)."""
-        pool, self._pool = self._pool, None
-        self._generation += 1
-        if pool is None:
-            return
-        processes = list(getattr(pool, "_processes", {}).values())  # no public handle
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for process in processes:
-            process.join(timeout=5)
 
     def close(self) -> None:
         # Every result that matters has been taken; a worker still busy (a poll told to
         # stop mid-batch) is killed rather than waited for.
-        self._kill()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
