@@ -38,9 +38,11 @@ FORMBOT = str(Path(sys.executable).with_name("formbot"))
 PASSWORD = "wild-tier-imap-secret"
 SMTP_PASSWORD = "wild-tier-smtp-secret"
 
-# Headers a relay adds on the way; two deliveries of one mail differ only in these.
-TRACE = {"received", "delivered-to", "return-path", "x-original-to", "x-received",
-         "x-delivered-to", "envelope-to", "x-envelope-to"}
+# Headers added on the way (relays, filters, signers, resenders): two deliveries of one
+# mail differ only in these, and in line endings.
+TRANSIT = ("received", "delivered-to", "return-path", "x-", "envelope-to",
+           "authentication-results", "arc-", "dkim-signature", "domainkey-signature",
+           "received-spf", "resent-")
 # Words that would make a stranger's mail concern the campaign (CONTRACT.md).
 CAMPAIGN_WORDS = ("杨工", "主题活动", "申报表", "志愿者服务队", "登记表", "附件1", "附件2",
                   "劳模精神", "创新杨浦", "总工会")
@@ -71,19 +73,22 @@ def _parse(raw: bytes) -> EmailMessage:
 
 
 def identity(raw: bytes) -> str:
-    """One mail however often it was delivered: its bytes without the trace headers."""
-    head, sep, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    """One mail however often and however it was delivered: its bytes without the
+    transit headers, line endings and trailing blanks aside."""
+    text = raw.replace(b"\r\n", b"\n")
+    head, sep, body = text.partition(b"\n\n")
     kept: list[bytes] = []
     skipping = False
     for line in head.split(b"\n"):
         if line[:1] in (b" ", b"\t"):
             if not skipping:
-                kept.append(line)
+                kept.append(line.rstrip())
             continue
         name = line.split(b":", 1)[0].strip().lower().decode("latin-1")
-        skipping = name in TRACE or line.startswith(b"From ")
+        skipping = name.startswith(TRANSIT) or line.startswith(b"From ")
         if not skipping:
-            kept.append(line)
+            kept.append(line.rstrip())
+    body = b"\n".join(line.rstrip() for line in body.split(b"\n")).rstrip()
     return hashlib.sha256(b"\n".join(kept) + sep + body).hexdigest()
 
 
