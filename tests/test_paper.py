@@ -211,3 +211,23 @@ def test_a_mailed_scan_of_a_filled_form_arrives_as_rows(
         (_, rcpts, sent), = smtp.wait_for(1)
         assert rcpts == ["dhjd_gh@example.cn"]
         assert "主题活动申报表：收取 3 行" in body_of(parse_sent(sent))
+
+
+def test_a_picture_without_a_ruled_table_never_loads_the_ocr_engine() -> None:
+    """A stranger's snapshot or an advert holds no form: no OCR (~1 GB, seconds) for it."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from parsers.ocr.read import read_page
+
+    picture = Image.new("RGB", (1200, 900), "white")
+    ImageDraw.Draw(picture).text((100, 100), "SALE 50% OFF", fill="black")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+
+    def no_engine() -> object:
+        raise AssertionError("the OCR engine was loaded for a picture without a table")
+
+    page = read_page(buffer.getvalue(), no_engine)
+    assert page["table"] is False and page["rows"] == []

@@ -13,6 +13,7 @@ cannot work on a machine with no internet.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -147,11 +148,19 @@ def _split_across_cells(grid: PageGrid, boxes: list[tuple], image: np.ndarray,
     return out
 
 
-def read_page(data: bytes, ocr: Any) -> dict:
-    """One page image → {rows, above, below, char_height, table}; JSON-able."""
+def read_page(data: bytes, engine_of: Callable[[], Any]) -> dict:
+    """One page image → {rows, above, below, char_height, table}; JSON-able.
+
+    `engine_of` gives the OCR engine, loaded on first use. No ruled table on the page, no
+    form to read: the picture is left unread and the engine never loads (a stranger's
+    snapshot or an advert would cost ~1 GB and seconds of OCR for nothing)."""
     bgr = load_image(data)
     grid = find_grid(bgr)
-    image = grid.image if grid else bgr[:, :, 2]
+    if grid is None:
+        return {"char_height": 0.0, "low_resolution": False, "table": False, "rows": [],
+                "above": [], "below": []}
+    ocr = engine_of()
+    image = grid.image
     # Explicit flags: RapidOCR keeps the last call's flags (a rec-only call below).
     result = ocr(np.ascontiguousarray(np.dstack([image] * 3)), use_det=True, use_cls=False,
                  use_rec=True)
@@ -161,9 +170,6 @@ def read_page(data: bytes, ocr: Any) -> dict:
     page: dict[str, Any] = {"char_height": round(char_height, 1),
                             "low_resolution": 0 < char_height < LOW_RES_HEIGHT,
                             "table": grid is not None, "rows": [], "above": [], "below": []}
-    if grid is None:
-        page["above"] = _text_lines(boxes)
-        return page
     _, y0, _, y1 = grid.table
     inside = [b for b in boxes if y0 <= (b[1] + b[3]) / 2 <= y1]
     page["above"] = _text_lines([b for b in boxes if (b[1] + b[3]) / 2 < y0])

@@ -130,11 +130,16 @@ def _serve() -> None:
     from .read import engine, read_page
 
     source, sink = sys.stdin.buffer, sys.stdout.buffer
-    ocr = None
+    loaded: list[object] = []
+
+    def ocr() -> object:   # the models load at the first page that holds a table
+        if not loaded:
+            loaded.append(engine())
+        return loaded[0]
+
     while head := source.read(_HEADER.size):
         data = source.read(_HEADER.unpack(head)[0])
         try:
-            ocr = ocr or engine()
             reply: dict = read_page(data, ocr)
         except MemoryError:
             reply = {"error": "图片过大，识别时超出内存上限"}
