@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The container tier (make container-test): the base image from Debian packages, the
 # image built as README's "Running it in a container" builds it, then
-# tests/test_container.py runs it (demo, worker with Dovecot + SMTP sink, health, user,
+# tests/system/test_container.py runs it (demo, worker with Dovecot + SMTP sink, health, user,
 # podman stop, the reader-pool tests on the image's Python). As root, on a machine with
 # no Docker engine and no image registry: podman (runc) from Debian.
 set -euo pipefail
@@ -32,7 +32,7 @@ echo "image formbot built in $((SECONDS - start)) s;" \
     exit 1
 }
 
-.venv/bin/pytest -q -s -m container tests/test_container.py
+.venv/bin/pytest -q -s -m container tests/system/test_container.py
 # Untagged layers of earlier builds would otherwise pile up run after run.
 podman image prune -f >/dev/null
 echo "container tier: $((SECONDS - began)) s"

@@ -3,7 +3,7 @@
 # python3-uno, which the warm converter's bridge runs under (/usr/bin/python3: the
 # project's venv may be another Python, which cannot load Debian's uno module).
 # No CJK fonts: conversion only moves text from one format to another, never renders
-# it, and tests/test_convert.py checks Chinese text survives on a machine without them.
+# it, and tests/parsers/test_convert.py checks Chinese text survives on a machine without them.
 # libarchive-tools gives bsdtar, the free backend `rarfile` runs to unpack compressed
 # members of the .rar archives units send (parsers/rar.py pins rarfile to it).
 # Idempotent: installs only what is missing, runs apt-get update at most once.

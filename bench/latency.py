@@ -39,7 +39,7 @@ from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.jobs.worker import Worker
 from formbot.settings.loading import load_settings
 from store.db import open_database
-from tests.servers import Dovecot
+from tests.support.servers import Dovecot
 
 P50_TARGET, P95_TARGET = 5.0, 10.0
 PASSWORD_ENV = "FORMBOT_BENCH_PASSWORD"
@@ -77,7 +77,7 @@ def write_config(work: Path, imap: Dovecot, smtp: EmbeddedSMTP) -> Path:
         "schedule": {"poll_minutes": 600, "remind_time": "09:00"},
     }
     if os.environ.get("FORMBOT_TEST_DATABASE"):  # the same run on PostgreSQL
-        from tests.helpers import database_url
+        from tests.support.helpers import database_url
 
         data["database"] = database_url(work)
     path = work / "config.yaml"
@@ -125,7 +125,7 @@ def main() -> None:
         finally:
             worker.stop()
             if os.environ.get("FORMBOT_TEST_DATABASE"):
-                from tests.helpers import drop_test_databases
+                from tests.support.helpers import drop_test_databases
 
                 drop_test_databases()
         kinds = [samples_kind(raw) for _, _, raw in smtp.messages]

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 
 from .values import clean_text
 
-# Justified by tests/test_units.py: 88 accepts one-character slips (定海路 / 定海街道)
+# Justified by tests/parsers/test_units.py: 88 accepts one-character slips (定海路 / 定海街道)
 # and rejects neighbours that share most characters (控江路 vs 江浦路).
 FUZZY_THRESHOLD = 88.0
 FUZZY_MARGIN = 6.0

@@ -31,6 +31,6 @@ class InjectedFailure(RuntimeError):
 
 def failpoint(name: str) -> None:
     """Off unless FORMBOT_FAIL_AT=name: then an exception is raised here, as a bug would,
-    to prove that a crash shows one sentence and never a secret (tests/test_no_dumps.py)."""
+    to prove that a crash shows one sentence and never a secret (tests/cli/test_no_dumps.py)."""
     if os.environ.get("FORMBOT_FAIL_AT") == name:
         raise InjectedFailure(f"injected failure at {name}")

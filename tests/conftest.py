@@ -6,8 +6,8 @@ import pytest
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
-from tests.helpers import drop_test_databases
-from tests.servers import (  # noqa: F401
+from tests.support.helpers import drop_test_databases
+from tests.support.servers import (  # noqa: F401
     dovecot_server,
     imap_server,
     smtp_auth_server,
@@ -41,7 +41,7 @@ def _fresh_databases() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The container tier (tests/test_container.py) runs only when `-m` names it: it needs
+    """The container tier (tests/system/test_container.py) runs only when `-m` names it: it needs
     images `make container-test` builds, and a suite's `-m "not …"` list need not know it."""
     if "container" in (config.getoption("markexpr") or ""):
         return

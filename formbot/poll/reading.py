@@ -198,7 +198,7 @@ def read_message(source: MailSource, converter: LegacyConverter | None = None,
     The mail is read part by part (parsers/mailparts.py): mail-parser sees it without its
     larger attachments, and each of those is decoded from the raw mail when it is read,
     so a 20 MB attachment is in memory once, not the whole mail several times over."""
-    failpoint("reader")   # tests: a bug while reading one mail (tests/test_no_dumps.py)
+    failpoint("reader")   # tests: a bug while reading one mail (tests/cli/test_no_dumps.py)
     limits = limits or ReadLimits()
     mail = open_mail(source, limits)
     problem = mail_problem(mail, limits)
