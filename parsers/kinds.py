@@ -79,17 +79,26 @@ def _plain(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _figure(raw: object, what: str) -> tuple[Reading | None, str, str]:
+    """The first steps of reading a figure: a yes/no cell is no figure, a number cell is
+    taken as it is, an empty cell is no value (each a finished reading); else the text
+    as written and its core without notes, "约" and spaces."""
+    if isinstance(raw, bool):
+        return (None, f"不是{what}"), "", ""
+    if isinstance(raw, int | float):
+        return (_plain(Decimal(str(raw))), None), "", ""
+    text = clean_text(raw).replace("\n", "")
+    if not text:
+        return (None, None), "", ""
+    return None, text, _APPROX.sub("", _NOTE.sub("", text).replace(" ", ""))
+
+
 def parse_number(raw: object) -> Reading:
     """Decimals as written: `3.5`, `三点五`, `约3.5`, `3.5小时` → 3.5 (a whole number stays
     whole). Two figures or a range give no number and a problem."""
-    if isinstance(raw, bool):
-        return None, "不是数字"
-    if isinstance(raw, int | float):
-        return _plain(Decimal(str(raw))), None
-    text = clean_text(raw).replace("\n", "")
-    if not text:
-        return None, None
-    core = _APPROX.sub("", _NOTE.sub("", text).replace(" ", ""))
+    done, text, core = _figure(raw, "数字")
+    if done is not None:
+        return done
     match = re.fullmatch(rf"([+-]?[\d.,，]+|[{_CN}]+)[\u4e00-\u9fff%％/a-zA-Z²³]*", core)
     value = _decimal(match.group(1)) if match else None
     if value is None:
@@ -109,14 +118,9 @@ def parse_money(raw: object, unit: str = "元") -> Reading:
     `壹万贰仟元整`, `￥12000.00`. A bare figure is taken in the declared unit, as the
     column's own header says (经费（万元）)."""
     scale = _MONEY_UNITS["万元" if unit == "万元" else "元"]
-    if isinstance(raw, bool):
-        return None, "不是金额"
-    if isinstance(raw, int | float):
-        return _plain(Decimal(str(raw))), None
-    text = clean_text(raw).replace("\n", "")
-    if not text:
-        return None, None
-    core = _APPROX.sub("", _NOTE.sub("", text).replace(" ", ""))
+    done, text, core = _figure(raw, "金额")
+    if done is not None:
+        return done
     match = _MONEY.match(core)
     value = _decimal(match.group("figure")) if match else None
     if match and value is not None and re.search(r"[万千百]", match.group("figure")) \
