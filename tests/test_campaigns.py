@@ -25,7 +25,8 @@ from formbot.jobs.worker import Worker, run_forever
 from formbot.settings.config import ConfigError
 from formbot.settings.loading import load_config, load_settings
 from store.db import open_database
-from store.models import ActivityRow, Message
+from store.models import Message
+from tests.formrows import ActivityRow
 from tests.helpers import (
     ACTIVITY,
     BOT,

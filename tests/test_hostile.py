@@ -36,9 +36,10 @@ from formbot.settings.config import ConfigError
 from formbot.settings.loading import load_settings
 from parsers.errors import ParseError
 from parsers.limits import MB, ReadLimits
-from store.models import ActivityRow, AttachmentRecord, Message, Submission
+from store.models import AttachmentRecord, Message, Submission
 from tests.conftest import PASSWORD
 from tests.fixtures.hostile import ACT, BOT, Case, cases, iter_raws, sleepy_reader, zipped
+from tests.formrows import ActivityRow
 from tests.helpers import Bot, body_of, write_config
 
 CASES = cases()

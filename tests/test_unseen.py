@@ -32,14 +32,7 @@ from formbot.demo.samples import (
 from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.reports.export import write_export
 from formbot.reports.status import status_data
-from store.models import (
-    ActivityRow,
-    AttachmentRecord,
-    Message,
-    Submission,
-    Unit,
-    VolunteerTeamRow,
-)
+from store.models import AttachmentRecord, Message, Submission, Unit
 from tests.fixtures.legacy import libreoffice_made
 from tests.fixtures.unseen import (
     FOOTER,
@@ -59,6 +52,7 @@ from tests.fixtures.unseen import (
     windows_zip,
     workbook_bytes,
 )
+from tests.formrows import ActivityRow, VolunteerTeamRow
 from tests.helpers import Bot, body_of, parse_sent, sheet_table, write_config
 
 Servers = tuple[EmbeddedIMAP, EmbeddedSMTP]

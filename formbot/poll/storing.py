@@ -17,7 +17,6 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
-from parsers.builtin import FORMS
 from parsers.forms import FormData
 from parsers.units import Match, UnitRef, identify, unit_key
 from store import repo
@@ -26,7 +25,6 @@ from store.models import Message, Submission, Unit
 ADMIN = "admin"            # match_method of a mail the admin filed under a unit
 DISMISSED = "dismissed"    # outcome of a mail the admin set aside
 LEARNED = "learned"        # match_method: from an address the admin confirmed for the unit
-_CAMPAIGN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
 LINK_NOTE = ("邮件里是“超大附件”下载链接，链接会过期，系统无法自动下载。"
              "请把填好的表格直接作为附件（而不是超大附件）重新发送。")
 
@@ -71,10 +69,19 @@ class StoreContext:
         return self._units
 
 
+def campaign_names(settings: Settings) -> tuple[str, ...]:
+    """What names the campaign (CONTRACT.md): its code, its title, and each form's title,
+    short name, title words and 附件 label."""
+    campaign = settings.campaign
+    return tuple(dict.fromkeys(n for n in (campaign.code, campaign.title,
+                                           *(name for spec in settings.forms
+                                             for name in spec.names)) if n))
+
+
 def _mentions_campaign(settings: Settings, parsed: Parsed) -> bool:
     envelope = parsed.envelope
     text = envelope.subject + "\n" + envelope.text[:5000]
-    return any(word in text for word in (*_CAMPAIGN_WORDS, settings.campaign.code))
+    return any(word in text for word in campaign_names(settings))
 
 
 def store_message(session: Session, context: StoreContext, message: Message, parsed: Parsed, *,
@@ -136,7 +143,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
                 row_count=len(form.rows), problems=[p.describe() for p in form.problems],
                 extra_columns=form.extra_columns,
             ),
-            rows=[{"seq": r.seq, **r.values, "raw": r.raw,
+            rows=[{"seq": r.seq, "data": r.values, "raw": r.raw,
                    "problems": [p.describe() for p in r.problems]} for r in form.rows],
         )
     if unit is not None:
@@ -154,7 +161,8 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     others = sorted({m.unit.name for m in (split or {}).values()} - {unit.name if unit else ""})
     _answer(session, context.settings, message, parsed, unit, unit_text, now=now,
             also=[f"{spec.short}按表中“填报单位”归入“{m.unit.name}”。"
-                  for spec in FORMS if (m := (split or {}).get(spec.key))] if others else [],
+                  for spec in context.settings.forms if (m := (split or {}).get(spec.key))]
+            if others else [],
             units_named={m.unit.id: m.unit.name for m in (split or {}).values()}
             if others else None)
     message.status, message.error = "processed", None
@@ -205,7 +213,7 @@ def _answer(session: Session, settings: Settings, message: Message, parsed: Pars
         notes.append(LINK_NOTE)
     if unit is not None and message.sender_matches_unit is False:
         notes.append(f"本邮件地址不在“{unit.name}”的登记邮箱中，已按表中“填报单位”归入该单位。")
-    every = {spec.key for spec in FORMS}
+    every = {spec.key for spec in settings.forms}
     by_unit = {name: every - repo.current_forms(session=session, unit_id=unit_id)
                for unit_id, name in (units_named or {}).items()}
     facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,
