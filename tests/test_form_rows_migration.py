@@ -112,3 +112,24 @@ def test_the_rows_move_into_one_table_with_nothing_lost(tmp_path: Path) -> None:
             'SELECT 填报单位, 活动名称, 参与人数 FROM "主题活动申报表" ORDER BY 填报单位')).all()
     assert sorted((u, n, int(p)) for u, n, p in view) == sorted([
         ("定海路街道总工会", "更正后的活动", 300), ("殷行街道总工会", "“=SUM(1)”读书会", 200)])
+
+
+def test_the_views_follow_the_declaration(tmp_path: Path) -> None:
+    from parsers.builtin import builtin_forms
+    from parsers.declare import read_declarations
+    from store.db import open_database
+
+    engine = open_database(f"sqlite:///{tmp_path / 'views.db'}")
+    assert sync_views(builtin_forms(), engine)
+    assert not sync_views(builtin_forms(), engine)       # unchanged: nothing rebuilt
+    declared = tmp_path / "forms.yaml"
+    declared.write_text(
+        "- key: budget\n  title: 活动经费预算表\n  short: 经费预算表\n  fields:\n"
+        "    - {key: item, label: 项目名称, required: true}\n"
+        "    - {key: amount, label: 金额, kind: money, unit: 万元}\n", encoding="utf-8")
+    assert sync_views(read_declarations(declared), engine)
+    with engine.connect() as conn:
+        views = set(inspect(conn).get_view_names())
+        columns = conn.execute(text('SELECT * FROM "经费预算表"')).keys()
+    assert views == {"经费预算表"}
+    assert list(columns)[:4] == ["填报单位", "序号", "项目名称", "金额"]
