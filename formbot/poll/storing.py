@@ -17,6 +17,7 @@ from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.receipts import receipt_subject
 from notifier.rfc3834 import reason_not_to_answer
+from parsers.builtin import builtin_forms
 from parsers.forms import FormData
 from parsers.units import Match, UnitRef, identify, unit_key
 from store import repo
@@ -69,11 +70,17 @@ class StoreContext:
         return self._units
 
 
+# The words 杨工〔2018〕14号's mail has always been known by (a bare 申报表 in a subject):
+# kept for its built-in forms, so today's answers do not change.
+_BUILTIN_WORDS = ("申报表", "登记表", "主题活动", "志愿者服务队", "劳模精神", "创新杨浦")
+
+
 def campaign_names(settings: Settings) -> tuple[str, ...]:
     """What names the campaign (CONTRACT.md): its code, its title, and each form's title,
     short name, title words and 附件 label."""
     campaign = settings.campaign
-    return tuple(dict.fromkeys(n for n in (campaign.code, campaign.title,
+    legacy = _BUILTIN_WORDS if settings.forms == builtin_forms() else ()
+    return tuple(dict.fromkeys(n for n in (*legacy, campaign.code, campaign.title,
                                            *(name for spec in settings.forms
                                              for name in spec.names)) if n))
 
