@@ -250,14 +250,13 @@ def pad_database(engine: Engine, total: int) -> None:
                 kind="receipt", dedup_key=f"receipt:{key}", unit_id=unit, message_ref=msg_id,
                 recipients=emails[:1], subject="回执", raw=receipt, status="sent",
                 attempts=1, created_at=when, sent_at=when))
-            for form, table in (("activity", m.ActivityRow),
-                                ("volunteer_team", m.VolunteerTeamRow)):
+            for form in ("activity", "volunteer_team"):
                 sub_id += 1
                 rows[m.Submission].append(dict(
                     id=sub_id, message_ref=msg_id, unit_id=unit, form=form, received_at=when,
                     file_name=f"{form}.docx", row_count=3, problems=[], extra_columns=[]))
-                rows[table] += [dict(submission_id=sub_id, seq=s, raw={}, problems=[])
-                                for s in (1, 2, 3)]
+                rows[m.RowRecord] += [dict(submission_id=sub_id, form=form, seq=s, data={},
+                                           raw={}, problems=[]) for s in (1, 2, 3)]
         for table, values in rows.items():  # (attachment rows: no poll reads them)
             conn.execute(insert(table), values)
 

@@ -288,6 +288,16 @@ def _legacy_lines(data: bytes, converter: LegacyConverter | None) -> tuple[str, 
     return kind, legacy_lines(data, converter or _NoConverter())
 
 
+def _no_form(forms: Sequence[FormSpec] | None) -> str:
+    """What a file without any of the campaign's forms is told (the built-in two keep the
+    wording units have always read)."""
+    from parsers.builtin import builtin_forms
+
+    if forms is None or tuple(forms) == builtin_forms():
+        return "文件中没有找到申报表或登记表的表格（请使用通知所附的表格）"
+    return f"文件中没有找到{'、'.join(f.short for f in forms)}的表格（请使用通知所附的表格）"
+
+
 def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = None,
               limits: ReadLimits | None = None, budget: Budget | None = None,
               forms: Sequence[FormSpec] | None = None) -> FileResult:
@@ -333,7 +343,7 @@ def read_file(name: str, data: bytes, *, converter: LegacyConverter | None = Non
     if result.paper is not None:
         mark_doubts(result.paper, lines, result.forms)
     if not result.forms:
-        result.problem = "文件中没有找到申报表或登记表的表格（请使用通知所附的表格）"
+        result.problem = _no_form(forms)
         if result.paper is not None and result.paper.problems:
             result.problem += "；" + "；".join(result.paper.problems)
     return result

@@ -163,7 +163,8 @@ def _header_from(labels: Labels, joined: tuple[bool, ...] = (), rows: int = 1,
     for spec in forms:
         columns, parts, unknown, via = _map_columns(spec, labels)
         score = len({f.key for f in columns.values() if f.kind != "seq"})
-        needed = max(3, (len(spec.data_fields) + 1) // 2)
+        # Most of its columns, at least three; a form of fewer fields needs them all.
+        needed = min(len(spec.data_fields), max(3, (len(spec.data_fields) + 1) // 2))
         if score < needed or score <= len(unknown) or (best and score < best.score):
             continue
         rank = (score, 0, score - len(spec.data_fields))

@@ -8,6 +8,7 @@ release that adds a column migrates the data the admin already has.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from errors import DatabaseError
 from . import audit, models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0005_message_identity"  # the newest revision in migrations/versions; checked by a test
+HEAD = "0006_form_rows"  # the newest revision in migrations/versions; checked by a test
 
 
 
@@ -52,6 +53,12 @@ def make_engine(url: str) -> Engine:
                             "（检查 database 配置项里的文件夹是否存在、是否可写）") from None
 
 
+def _json_text(value: object) -> str:
+    """JSON as a person reads it: 活动名称, not \\u6d3b\\u52a8 (an admin's own SQL and
+    `LIKE '%劳模%'` see the text itself)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -60,11 +67,11 @@ def _make_engine(url: str) -> Engine:
             # Created 0600 before SQLite opens it: the database holds units' contacts.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
     else:
         # A server database can restart under a long-running worker: test each pooled
         # connection before use instead of failing the next poll on a dead one.
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

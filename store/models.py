@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -143,42 +144,43 @@ class Submission(SQLModel, table=True):
     extra_columns: list[str] = _json([])  # type: ignore[assignment]
 
 
-class ActivityRow(SQLModel, table=True):
-    """A row of 主题活动申报表; columns are the `activity` FormSpec's field columns."""
+# Values as JSON: JSONB on PostgreSQL (indexable, `->>` reads a field), JSON text on SQLite.
+JSON_VALUES = JSON().with_variant(JSONB(), "postgresql")
 
+
+class RowRecord(SQLModel, table=True):
+    """A row of any form: its values by the declaration's column keys (`FieldSpec.columns`),
+    the text as typed, and its problems. One table for every form, so a new notice needs
+    no schema change; a view per form (`store/views.py`) shows it as a table."""
+
+    __tablename__ = "form_row"
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
+    form: str = Field(index=True)       # the form's key, as its submission's
     seq: int
-    name: str | None = None
-    form: str | None = None
-    schedule: str | None = None
-    content: str | None = None
-    participants: int | None = None
-    raw: dict[str, str] = _json({})  # type: ignore[assignment]
-    problems: list[str] = _json([])  # type: ignore[assignment]
+    data: dict[str, object] = Field(default_factory=dict,
+                                    sa_column=Column(JSON_VALUES, nullable=False))
+    raw: dict[str, str] = Field(default_factory=dict,
+                                sa_column=Column(JSON_VALUES, nullable=False))
+    problems: list[str] = Field(default_factory=list,
+                                sa_column=Column(JSON_VALUES, nullable=False))
+
+    def value(self, column: str) -> object:
+        return self.seq if column == "seq" else self.data.get(column)
+
+    def __getitem__(self, column: str) -> object:
+        # Templates read a row's cells as `row[column]`, whatever the form.
+        return self.value(column)
 
 
-class VolunteerTeamRow(SQLModel, table=True):
-    """A row of 杨浦职工志愿者服务队登记表; columns follow the `volunteer_team` FormSpec."""
+class FormView(SQLModel, table=True):
+    """A view this database holds for a form, and the SQL it was built from: when the
+    declaration changes, the SQL differs and the views are built again."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    submission_id: int = Field(foreign_key="submission.id", index=True)
-    seq: int
-    team_name: str | None = None
-    leader_name: str | None = None
-    leader_title: str | None = None
-    size: int | None = None
-    founded: str | None = None
-    service: str | None = None
-    results: str | None = None
-    raw: dict[str, str] = _json({})  # type: ignore[assignment]
-    problems: list[str] = _json([])  # type: ignore[assignment]
-
-
-ROW_TABLES: dict[str, type[SQLModel]] = {
-    "activity": ActivityRow,
-    "volunteer_team": VolunteerTeamRow,
-}
+    __tablename__ = "form_view"
+    name: str = Field(primary_key=True)
+    form: str
+    definition: str
 
 
 class Outgoing(SQLModel, table=True):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from .models import ROW_TABLES, Message, Outgoing, Submission, Unit
+from .models import Message, Outgoing, RowRecord, Submission, Unit
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,19 @@ def failed_messages(*, session: Session) -> list[Message]:
     ))
 
 
-def current_rows(*, session: Session, form: str) -> list[tuple[Unit, Submission, object]]:
+def current_rows(*, session: Session, form: str) -> list[tuple[Unit, Submission, RowRecord]]:
     """Current rows of one form, with their unit and submission, by unit then row order."""
-    table = ROW_TABLES[form]
     statement = (
-        select(Unit, Submission, table)
+        select(Unit, Submission, RowRecord)
         .join(Submission, Submission.unit_id == Unit.id)  # type: ignore[arg-type]
-        .join(table, table.submission_id == Submission.id)  # type: ignore[attr-defined]
+        .join(RowRecord, RowRecord.submission_id == Submission.id)  # type: ignore[arg-type]
         .where(Submission.current == True, Submission.form == form)  # noqa: E712
-        .order_by(Unit.id, table.seq)  # type: ignore[arg-type, attr-defined]
+        .order_by(Unit.id, RowRecord.seq, RowRecord.id)  # type: ignore[arg-type]
     )
     return list(session.exec(statement).all())  # type: ignore[arg-type]
+
+
+def submission_rows(*, session: Session, submission_id: int) -> list[RowRecord]:
+    """One submission's rows, in row order."""
+    return list(session.exec(select(RowRecord).where(RowRecord.submission_id == submission_id)
+                             .order_by(RowRecord.seq, RowRecord.id)))  # type: ignore[arg-type]

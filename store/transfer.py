@@ -16,7 +16,8 @@ from .db import current_revision, prepare
 BATCH = 1000
 # Leases belong to the processes of the old database; copied, they would make the first
 # worker on the new one wait out a lease nobody holds.
-NOT_COPIED = {"lease"}
+# form_view: the target builds its own views (and their record) when it is first opened.
+NOT_COPIED = {"lease", "form_view"}
 Progress = Callable[[str, int], None]
 
 

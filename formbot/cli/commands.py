@@ -199,7 +199,7 @@ def status(config_path: str | None, campaign: str | None, as_json: bool) -> None
 
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print_status(data)
+        print_status(data, settings.forms)
         _other_campaigns(config_path, settings)
 
 

@@ -125,10 +125,12 @@ def open_config(config_path: str | None, verbose: bool = False) -> Any:
 
 def open_store(settings: Any) -> Any:
     from formbot.poll.registry import sync_registry
+    from formbot.settings.declared import sync_views
     from store.db import open_database
 
     engine = open_database(settings.database)
     sync_registry(settings, engine=engine)  # the registry in config.yaml is the truth
+    sync_views(settings.forms, engine)      # the forms' SQL views follow the declaration
     return engine
 
 

@@ -86,7 +86,7 @@ def run_demo(*, work_dir: Path | None, export_path: Path) -> None:
         print_remind_report(reminders, delivery)
 
         console.rule("提交情况")
-        print_status(status_data(settings, engine=engine, sender_check=True))
+        print_status(status_data(settings, engine=engine, sender_check=True), settings.forms)
         counts = write_export(settings, engine=engine, out=export_path, now=POLL_AT)
         console.print(f"\n汇总表已写入 {export_path.resolve()}（"
                       + "，".join(f"{k} {v} 行" for k, v in counts.items()) + "）")

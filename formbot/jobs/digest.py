@@ -10,10 +10,10 @@ from sqlmodel import Session, select
 from formbot.poll.receipts import deadline_text
 from formbot.reports.status import auth_summary
 from formbot.settings.config import Settings
+from formbot.settings.declared import complete, short_name
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.outboxadmin import KIND, outbox_state
-from parsers.builtin import FORMS, form_by_key
 from store.models import Submission, Unit
 from store.queries import failed_messages, sender_mismatches, unit_progress, unmatched_messages
 
@@ -33,8 +33,9 @@ def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
             .where(Submission.received_at >= since).order_by(Submission.received_at)  # type: ignore[arg-type]
         ).all()
         progress = unit_progress(session=session)
-        missing = [(p.unit.name, [form_by_key(k).short for k in
-                                  (s.key for s in FORMS) if k not in p.forms]) for p in progress]
+        forms = settings.forms
+        missing = [(p.unit.name, [s.short for s in forms if s.key not in p.forms])
+                   for p in progress]
         missing = [(name, forms) for name, forms in missing if forms]
         unmatched = unmatched_messages(session=session)
         failed = failed_messages(session=session)
@@ -46,9 +47,9 @@ def queue_digest(settings: Settings, *, engine: Engine, now: datetime) -> bool:
             "digest.txt.j2",
             date=f"{local:%Y-%m-%d}", code=campaign.code, title=campaign.title,
             deadline=deadline_text(campaign.deadline),
-            complete=sum(1 for p in progress if len(p.forms) == len(FORMS)), total=len(progress),
+            complete=sum(1 for p in progress if complete(forms, p.forms)), total=len(progress),
             new=[(unit.name if unit else f"（未匹配）{sub.unit_text or ''}",
-                  form_by_key(sub.form).short, sub.row_count, sub.message_ref in suspect)
+                  short_name(forms, sub.form), sub.row_count, sub.message_ref in suspect)
                  for sub, unit in new],
             missing=missing,
             unmatched=[(m.from_addr, m.unit_text or "", m.subject) for m in unmatched],

@@ -13,7 +13,6 @@ from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
 from notifier.outbox import enqueue
 from notifier.reminders import due_slot, slot_label
-from parsers.builtin import FORMS
 from store import repo
 from store.queries import unit_progress
 
@@ -40,7 +39,7 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
         # An address the registry has since given to another unit is that unit's now.
         registered = {a.lower(): item.unit.id for item in progress for a in item.unit.emails}
         for item in progress:
-            missing = [spec.short for spec in FORMS if spec.key not in item.forms]
+            missing = [spec.short for spec in settings.forms if spec.key not in item.forms]
             if not missing:
                 continue
             # Besides the registry's addresses, the ones the admin confirmed for the unit in

@@ -30,6 +30,7 @@ from formbot.poll.recording import mark_handled, record_all, skip_known
 from formbot.poll.registry import sync_registry
 from formbot.poll.storing import StoreContext, store_message
 from formbot.settings.config import MailboxSettings, Settings
+from formbot.settings.declared import sync_views
 from ingest.imap import ImapTarget, Mailbox
 from notifier.outbox import DrainReport, SmtpTarget, drain
 from store import repo
@@ -120,8 +121,9 @@ def run_once(settings: Settings, *, engine: Engine, now: datetime,
     """
     report = PollReport()
     sync_registry(settings, engine=engine)
+    sync_views(settings.forms, engine)   # the SQL views follow the declaration
     with LazyConverter() as converter:
-        readers = Readers(converter, settings.limits)
+        readers = Readers(converter, settings.limits, forms=settings.forms)
         context = StoreContext(settings)
         try:
             for box in mailboxes(settings):
@@ -385,13 +387,14 @@ def reprocess(settings: Settings, *, engine: Engine, now: datetime,
     and a receipt already sent is not sent again (its key is the message's)."""
     report = PollReport()
     sync_registry(settings, engine=engine)
+    sync_views(settings.forms, engine)   # the SQL views follow the declaration
     with Session(engine) as session:
         ids = repo.message_ids_for(session=session, keys=message_ids)
     if message_ids and not ids:
         raise FormbotError(f"没有找到这封邮件：{'、'.join(message_ids)}（用 Message-ID，"
                            "可在 formbot status 的失败或未匹配列表中找到）")
     with Session(engine) as session, LazyConverter() as converter:
-        readers = Readers(converter, settings.limits)
+        readers = Readers(converter, settings.limits, forms=settings.forms)
         try:
             messages = [session.get(Message, i) for i in ids]
             _read_and_store(session, StoreContext(settings), readers,

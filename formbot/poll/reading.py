@@ -46,6 +46,7 @@ from parsers.mail import (
     with_parts,
 )
 from parsers.mailparts import source_size
+from parsers.specs import FormSpec
 from store.crashpoints import failpoint
 
 # Below this many mails a pool costs more to start than it saves.
@@ -99,7 +100,8 @@ def read_limits(limits: LimitSettings | ReadLimits | None) -> ReadLimits:
 
 
 def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
-                      limits: ReadLimits, meter: Meter | None) -> list[FileResult]:
+                      limits: ReadLimits, meter: Meter | None,
+                      forms: Sequence[FormSpec] | None) -> list[FileResult]:
     results: list[FileResult] = []
     seen: set[str] = set()
     for attachment in envelope.attachments:
@@ -117,7 +119,8 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
         try:
             found = read_attachment(attachment.name, data, converter=converter,
                                     limits=limits,
-                                    budget=Budget(limits.max_unpacked_bytes, meter))
+                                    budget=Budget(limits.max_unpacked_bytes, meter),
+                                    forms=forms)
         except NeedsIsolation:
             raise
         except Exception as exc:  # one unreadable file must not lose the others
@@ -131,13 +134,14 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
     return results
 
 
-def _body_forms(envelope: Envelope) -> FileResult | None:
+def _body_forms(envelope: Envelope, forms_declared: Sequence[FormSpec] | None
+                ) -> FileResult | None:
     """A form pasted into the mail instead of attached (an HTML table, or tab-separated
     lines), read like a file; only when no attachment held a form, so a body quoting
     the attached table does not count its rows twice."""
     lines = html_lines(envelope.html) or text_lines(envelope.text)
     # Only filled tables: a reply quoting the notice quotes its blank forms too.
-    forms = [form for form in read_forms(lines) if form.rows] if lines else []
+    forms = [form for form in read_forms(lines, forms_declared) if form.rows] if lines else []
     if not forms:
         return None
     return FileResult(BODY_NAME, "body", forms=forms)
@@ -190,10 +194,12 @@ def merge_forms(files: list[FileResult]) -> dict[str, tuple[FormData, list[str]]
 
 
 def read_message(source: MailSource, converter: LegacyConverter | None = None,
-                 limits: ReadLimits | None = None, *, cheap: bool = False) -> Parsed:
+                 limits: ReadLimits | None = None, *, cheap: bool = False,
+                 forms: Sequence[FormSpec] | None = None) -> Parsed:
     """Everything one mail carries, from its kept file (or its bytes). With `cheap`, raises
     NeedsIsolation as soon as the mail proves more work than an ordinary form mail (the
-    caller reads it in a worker).
+    caller reads it in a worker). `forms`: the campaign's declared forms (default: the
+    built-in two of 杨工〔2018〕14号).
 
     The mail is read part by part (parsers/mailparts.py): mail-parser sees it without its
     larger attachments, and each of those is decoded from the raw mail when it is read,
@@ -220,9 +226,9 @@ def read_message(source: MailSource, converter: LegacyConverter | None = None,
                         f"{megabytes(limits.max_attachment_bytes)}），未读取；请只发送填好的表格"))
     small = tuple(a for a in envelope.attachments if a.size <= limits.max_attachment_bytes)
     files += _read_attachments(dataclasses.replace(envelope, attachments=small), converter,
-                               limits, meter)
+                               limits, meter, forms)
     if not any(f.forms for f in files):
-        body = _body_forms(envelope)
+        body = _body_forms(envelope, forms)
         if body is not None:
             files.append(body)
     return Parsed(
@@ -243,12 +249,18 @@ def _size(source: MailSource) -> int:
         return 0  # a kept file gone missing: reading it says so, for this mail alone
 
 
-def _start_worker(memory: int) -> None:
+# The campaign's forms in a reader process: given once when it starts, not with each mail.
+_worker_forms: tuple[FormSpec, ...] | None = None
+
+
+def _start_worker(memory: int, forms: tuple[FormSpec, ...] | None = None) -> None:
     """Linux: a worker is killed when the poller that started it dies, so a poller killed
     with -9 leaves no readers behind; and its address space is capped, so a file that
     would take all memory raises MemoryError there instead."""
     from formbot.settings.logs import quiet_start
 
+    global _worker_forms
+    _worker_forms = forms
     quiet_start()  # a spawned worker starts with loguru's default sink, which dumps locals
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -263,8 +275,8 @@ def _start_worker(memory: int) -> None:
         pass
 
 
-def _init_worker(memory: int) -> None:
-    _start_worker(memory)
+def _init_worker(memory: int, forms: tuple[FormSpec, ...] | None = None) -> None:
+    _start_worker(memory, forms)
     # What reading a form mail imports (parsers/tables.py defers these for the CLI's sake),
     # done while the worker starts, before it says it is ready.
     import docx  # noqa: F401
@@ -275,7 +287,7 @@ def _read_in_worker(source: MailSource, limits: ReadLimits) -> Parsed:
     # No LibreOffice in the workers: a legacy file comes back marked, and the main
     # process reads that mail again with its one warm converter. A kept mail comes as its
     # path: the worker reads the file itself, so the poller never holds or pickles it.
-    return read_message(source, converter=None, limits=limits)
+    return read_message(source, converter=None, limits=limits, forms=_worker_forms)
 
 
 Worker = Callable[[MailSource, ReadLimits], Parsed]
@@ -287,8 +299,10 @@ class Readers:
 
     def __init__(self, converter: LegacyConverter | None,
                  limits: LimitSettings | ReadLimits | None = None, *,
-                 worker: Worker | None = None) -> None:
+                 worker: Worker | None = None,
+                 forms: Sequence[FormSpec] | None = None) -> None:
         self.converter = converter
+        self.forms = tuple(forms) if forms is not None else None
         self.limits = read_limits(limits)
         self._worker = worker or _read_in_worker
         self._pool: ReaderPool | None = None
@@ -331,7 +345,8 @@ class Readers:
 
     def _read_here(self, source: MailSource, *, cheap: bool = False) -> Parsed | Exception:
         try:
-            return read_message(source, self.converter, self.limits, cheap=cheap)
+            return read_message(source, self.converter, self.limits, cheap=cheap,
+                                forms=self.forms)
         except Exception as exc:  # NeedsIsolation included: the caller decides
             return exc
 
@@ -384,7 +399,7 @@ class Readers:
         if self._pool is None:
             # Workers are our own children, so _start_worker covers a poller killed with -9.
             self._pool = ReaderPool(os.cpu_count() or 1, initializer=_init_worker,
-                                    initargs=(WORKER_MEMORY,))
+                                    initargs=(WORKER_MEMORY, self.forms))
         return self._pool
 
     def close(self) -> None:

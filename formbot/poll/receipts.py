@@ -6,7 +6,6 @@ from datetime import date
 
 from formbot.settings.config import Settings
 from notifier.receipts import FormTaken, ReceiptFacts
-from parsers.builtin import FORMS, form_by_key
 from parsers.files import FileResult
 from parsers.forms import FormData
 
@@ -38,6 +37,11 @@ def build_facts(
     )
     unreadable = tuple((f.name, f.problem) for f in files if f.problem)
     campaign = settings.campaign
+    declared = settings.forms
+
+    def named(keys: set[str]) -> tuple[str, ...]:   # in declared order
+        return tuple(s.short for s in declared if s.key in keys)
+
     return ReceiptFacts(
         campaign_code=campaign.code,
         campaign_title=campaign.title,
@@ -49,8 +53,8 @@ def build_facts(
         forms=taken,
         unreadable=unreadable,  # type: ignore[arg-type]
         notes=tuple(notes),
-        missing=tuple(form_by_key(k).short for k in sorted(missing)),
-        missing_by_unit=tuple((name, tuple(form_by_key(k).short for k in sorted(keys)))
+        missing=named(missing),
+        missing_by_unit=tuple((name, named(keys))
                               for name, keys in (missing_by_unit or {}).items()),
-        all_forms=tuple(f.short for f in FORMS),
+        all_forms=tuple(f.short for f in declared),
     )

@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from formbot.settings.config import Settings
+from formbot.settings.declared import complete
 from notifier.outboxadmin import outbox_state
-from parsers.builtin import FORMS
 from store.models import Message, Unit
 from store.queries import (
     failed_messages,
@@ -22,7 +22,6 @@ from store.queries import (
 )
 
 SUMMARY_SHEET = "提交情况"
-SHEET_NAMES = {"activity": "主题活动申报表", "volunteer_team": "志愿者服务队登记表"}
 # RFC 8601 resinfo: "method=result" opens each ";"-separated part after the authserv-id.
 _RESINFO = re.compile(r"\s*([A-Za-z][\w.-]*)\s*=\s*([A-Za-z]+)")
 # A header is sender-controlled text: what is shown of it stays short.
@@ -77,7 +76,7 @@ def status_data(settings: Settings, *, engine: Engine,
     units = []
     for item in progress:
         forms = {}
-        for spec in FORMS:
+        for spec in settings.forms:
             sub = item.forms.get(spec.key)
             received = local_time(sub.received_at, settings) if sub else None
             forms[spec.key] = {
@@ -91,7 +90,7 @@ def status_data(settings: Settings, *, engine: Engine,
         "campaign": settings.campaign.code,
         "deadline": settings.campaign.deadline.isoformat(),
         "units_total": len(progress),
-        "units_complete": sum(1 for p in progress if len(p.forms) == len(FORMS)),
+        "units_complete": sum(1 for p in progress if complete(settings.forms, p.forms)),
         "units": units,
         "unmatched": [{"message_id": m.message_id or m.key, "from": m.from_addr,
                        "unit_text": m.unit_text} for m in unmatched],

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from parsers.builtin import FORMS
+from parsers.specs import FormSpec
 
 
 def make_console() -> Console:
@@ -76,12 +76,12 @@ def _delivery_parts(delivery: Any) -> list[str]:
     return parts
 
 
-def print_status(data: dict[str, Any]) -> None:
+def print_status(data: dict[str, Any], forms: tuple[FormSpec, ...]) -> None:
     console = make_console()
     table = Table(title=f"{data['campaign']}　截止 {data['deadline']}　"
                         f"已交齐 {data['units_complete']}/{data['units_total']} 个单位")
     table.add_column("单位", no_wrap=True)
-    for spec in FORMS:
+    for spec in forms:
         table.add_column(spec.short)
     table.add_column("最近提交")
     table.add_column("催报", justify="right")
@@ -89,7 +89,7 @@ def print_status(data: dict[str, Any]) -> None:
     for unit in data["units"]:
         cells = []
         times = []
-        for spec in FORMS:
+        for spec in forms:
             form = unit["forms"][spec.key]
             if form["submitted"]:
                 cells.append(f"[green]已提交[/]（{form['rows']}行）")

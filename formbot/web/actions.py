@@ -25,7 +25,6 @@ from ingest.rawstore import read_raw
 from notifier.compose import Sender, compose, render
 from notifier.outbox import drain, enqueue
 from notifier.receipts import receipt_subject
-from parsers.builtin import FORMS
 from parsers.units import UnitRef
 from store import audit, repo
 from store.models import Message, Unit
@@ -51,7 +50,7 @@ class Outcome:
 
 def _read(raw: bytes, settings: Settings) -> Parsed:
     with LazyConverter() as converter:
-        readers = Readers(converter, settings.limits)
+        readers = Readers(converter, settings.limits, forms=settings.forms)
         try:
             result = next(iter(readers.read_all([raw])))
         finally:
@@ -127,10 +126,10 @@ def assign(settings: Settings, *, engine: Engine, message_id: int, unit_id: int,
         session.add(message)
         learned = _remember(session, settings, envelope.from_addr, unit, message, now=now,
                             who=who) if remember else ""
+        carried = "、".join(s.short for s in settings.forms if s.key in parsed.forms)
         audit.record(session, at=now, who=who, action="assign",
                      detail=f"邮件 {message.key}（{message.from_addr}）归入 {unit.name}；"
-                            f"表格 {'、'.join(s.short for s in FORMS if s.key in parsed.forms)}"
-                            + (f"；{learned}" if learned else ""))
+                            f"表格 {carried}" + (f"；{learned}" if learned else ""))
         session.commit()
         name = unit.name
     sent = _deliver(settings, engine, now) if receipt else "（按规则不回复此发件人，未发回执。）"
@@ -179,7 +178,7 @@ def _queue_assigned_receipt(session: Session, settings: Settings, message: Messa
             "此前回执中“未能确认您的单位”的提示可以不再理会。")
     facts = build_facts(settings, subject=parsed.envelope.subject, unit_name=unit.name,
                         unit_text=unit_text, forms=parsed.forms, files=parsed.files,
-                        missing={spec.key for spec in FORMS} - done, notes=[note])
+                        missing={spec.key for spec in settings.forms} - done, notes=[note])
     body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),

@@ -31,7 +31,6 @@ from formbot.web.auth import (
     same_token,
 )
 from formbot.web.pages import nav_counts
-from parsers.builtin import FORMS
 
 TEMPLATES = Path(__file__).with_name("templates")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -86,10 +85,19 @@ def _templates() -> Jinja2Templates:
         status=lambda v: STATUS.get(v, v), outcome=_outcome,
         match=lambda v: MATCH.get(v or "", v or ""), outbox=lambda v: OUTBOX.get(v, v),
         action=lambda v: ACTION.get(v, v), auth=auth_summary,
-        form_name=lambda key: next((f.short for f in FORMS if f.key == key), key),
-        forms_list=lambda keys: "、".join(
-            next((f.short for f in FORMS if f.key == k), k) for k in (keys or "").split(",") if k))
+        form_name=form_name, forms_list=forms_list)
     return templates
+
+
+# A form's name as the campaign's declaration gives it (`all_forms`, set by `render`).
+@pass_context
+def form_name(context: dict[str, Any], key: str) -> str:
+    return next((f.short for f in context.get("all_forms", ()) if f.key == key), key)
+
+
+@pass_context
+def forms_list(context: dict[str, Any], keys: str | None) -> str:
+    return "、".join(form_name(context, k) for k in (keys or "").split(",") if k)
 
 
 @dataclass
@@ -189,7 +197,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
                 counts = nav_counts(session)
     context.update(
         csrf=state.csrf if state else "", logged_in=bool(state and state.logged_in),
-        flashes=messages, counts=counts, campaign=console.settings.campaign, all_forms=FORMS,
+        flashes=messages, counts=counts, campaign=console.settings.campaign,
+        all_forms=console.settings.forms,
         page=template.removesuffix(".html"))
     return console.templates.TemplateResponse(request, template, context,
                                               status_code=status_code)

@@ -14,20 +14,21 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from formbot.settings.config import Settings
-from parsers.builtin import FORMS
+from formbot.settings.declared import spec_for
 from parsers.specs import FormSpec
 from store import repo
 from store.models import (
-    ROW_TABLES,
     AttachmentRecord,
     Message,
     Outgoing,
+    RowRecord,
     Submission,
     Unit,
 )
 from store.queries import (
     failed_messages,
     sender_mismatches,
+    submission_rows,
     unit_progress,
     unmatched_messages,
 )
@@ -36,11 +37,23 @@ SEARCH_LIMIT = 200  # rows per form: enough to read, bounded for a one-letter qu
 
 
 def columns(spec: FormSpec) -> list[tuple[str, str]]:
-    """(header, row attribute) for a form's rows, in the export's order."""
+    """(header, row column) for a form's rows, in the export's order."""
     pairs = [("序号", "seq")]
     for spec_field in spec.data_fields:
         pairs += list(zip(spec_field.export_headers, spec_field.columns, strict=True))
     return pairs
+
+
+class ColumnsByForm(dict[str, list[tuple[str, str]]]):
+    """Each declared form's columns; a form no longer declared (the declaration changed
+    after it was stored) shows its row numbers rather than failing the page."""
+
+    def __missing__(self, key: str) -> list[tuple[str, str]]:
+        return [("序号", "seq")]
+
+
+def columns_by_form(forms: tuple[FormSpec, ...]) -> ColumnsByForm:
+    return ColumnsByForm({spec.key: columns(spec) for spec in forms})
 
 
 def local(settings: Settings, moment: datetime | None) -> str:
@@ -69,18 +82,19 @@ def nav_counts(session: Session) -> dict[str, int]:
 def progress(session: Session, settings: Settings, *, today: date) -> dict[str, Any]:
     items = unit_progress(session=session)
     total = len(items)
-    complete = sum(1 for p in items if len(p.forms) == len(FORMS))
+    forms_declared = settings.forms
+    complete = sum(1 for p in items if all(s.key in p.forms for s in forms_declared))
     reminders: dict[int, list[Outgoing]] = {}
     for out in session.exec(select(Outgoing).where(Outgoing.kind == "reminder")
                             .order_by(col(Outgoing.id))):
         reminders.setdefault(out.unit_id or 0, []).append(out)
     units, missing = [], []
     for item in items:
-        forms = {spec.key: item.forms.get(spec.key) for spec in FORMS}
+        forms = {spec.key: item.forms.get(spec.key) for spec in forms_declared}
         row = {"unit": item.unit, "forms": forms, "last": local(settings, item.last_received),
                "reminders": item.reminders_sent}
         units.append(row)
-        lacking = [spec.short for spec in FORMS if forms[spec.key] is None]
+        lacking = [spec.short for spec in forms_declared if forms[spec.key] is None]
         if lacking:
             latest = max(item.forms.values(), key=lambda s: s.received_at, default=None)
             missing.append({**row, "lacking": lacking,
@@ -95,7 +109,8 @@ def progress(session: Session, settings: Settings, *, today: date) -> dict[str, 
                             key=lambda unit: unit.id or 0),
         "total": total, "complete": complete,
         "percent": round(100 * complete / total) if total else 0,
-        "by_form": [(spec.short, sum(1 for p in items if spec.key in p.forms)) for spec in FORMS],
+        "by_form": [(spec.short, sum(1 for p in items if spec.key in p.forms))
+                    for spec in forms_declared],
         "deadline": settings.campaign.deadline,
         "days_left": days_left(settings.campaign.deadline, today),
         "units": units, "missing": missing,
@@ -105,19 +120,16 @@ def progress(session: Session, settings: Settings, *, today: date) -> dict[str, 
 def _flagged(session: Session, current: list[Submission]) -> set[int]:
     """Current submissions with a problem on the form or on any of its rows."""
     flagged = {s.id for s in current if s.problems}
-    for key, table in ROW_TABLES.items():
-        ids = [s.id for s in current if s.form == key and s.id not in flagged]
-        if ids:
-            found = session.exec(select(table.submission_id, table.problems).where(  # type: ignore[attr-defined]
-                col(table.submission_id).in_(ids)))  # type: ignore[attr-defined]
-            flagged |= {sub_id for sub_id, problems in found if problems}
+    ids = [s.id for s in current if s.id not in flagged]
+    if ids:
+        found = session.exec(select(RowRecord.submission_id, RowRecord.problems).where(
+            col(RowRecord.submission_id).in_(ids)))
+        flagged |= {sub_id for sub_id, problems in found if problems}
     return flagged  # type: ignore[return-value]
 
 
 def rows_of(session: Session, submission: Submission) -> list[Any]:
-    table = ROW_TABLES[submission.form]
-    return list(session.exec(select(table).where(table.submission_id == submission.id)  # type: ignore[attr-defined]
-                             .order_by(table.seq)))  # type: ignore[attr-defined]
+    return submission_rows(session=session, submission_id=submission.id)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -136,7 +148,7 @@ class SubmissionView:
 
 
 def _submission_view(session: Session, settings: Settings, sub: Submission) -> SubmissionView:
-    spec = next(s for s in FORMS if s.key == sub.form)
+    spec = spec_for(settings.forms, sub.form)
     return SubmissionView(sub, spec, rows_of(session, sub), local(settings, sub.received_at))
 
 
@@ -200,7 +212,7 @@ def unit_page(session: Session, settings: Settings, unit: Unit) -> dict[str, Any
                              .order_by(col(Submission.received_at).desc(),
                                        col(Submission.id).desc())))
     forms = []
-    for spec in FORMS:
+    for spec in settings.forms:
         mine = [s for s in subs if s.form == spec.key]
         current = next((s for s in mine if s.current), None)
         forms.append({
@@ -227,7 +239,7 @@ def unmatched_page(session: Session, settings: Settings) -> dict[str, Any]:
     units = list(session.exec(select(Unit).where(Unit.active == True)  # noqa: E712
                               .order_by(col(Unit.id))))
     return {"messages": [message_view(session, settings, m) for m in open_unmatched(session)],
-            "units": units, "columns": {spec.key: columns(spec) for spec in FORMS}}
+            "units": units, "columns": columns_by_form(settings.forms)}
 
 
 def failed_page(session: Session, settings: Settings) -> list[MessageView]:
@@ -240,22 +252,22 @@ def search(session: Session, settings: Settings, query: str) -> list[dict[str, A
     if not query:
         return []
     results = []
-    for spec in FORMS:
-        table = ROW_TABLES[spec.key]
-        texts = [getattr(table, c) for f in spec.data_fields if f.kind != "count"
-                 for c in f.columns]
+    for spec in settings.forms:
+        # Numbers are not searched as text (`2` would match every count).
+        texts = [RowRecord.data[c].as_string() for f in spec.data_fields  # type: ignore[index]
+                 if f.kind not in ("count", "number", "money") for c in f.columns]
         wanted = [c.contains(query, autoescape=True) for c in texts]
         wanted += [col(Unit.name).contains(query, autoescape=True),
                    col(Submission.unit_text).contains(query, autoescape=True),
                    col(Submission.contact).contains(query, autoescape=True),
                    col(Submission.phone).contains(query, autoescape=True)]
         statement = (
-            select(table, Submission, Unit)
-            .join(Submission, Submission.id == table.submission_id)  # type: ignore[attr-defined]
+            select(RowRecord, Submission, Unit)
+            .join(Submission, Submission.id == RowRecord.submission_id)  # type: ignore[arg-type]
             .outerjoin(Unit, Unit.id == Submission.unit_id)  # type: ignore[arg-type]
-            .where(or_(*wanted))
+            .where(RowRecord.form == spec.key, or_(*wanted))
             .order_by(col(Submission.current).desc(), col(Unit.id), col(Submission.id),
-                      table.seq)  # type: ignore[attr-defined]
+                      col(RowRecord.seq), col(RowRecord.id))
             .limit(SEARCH_LIMIT + 1)
         )
         found = list(session.exec(statement).all())

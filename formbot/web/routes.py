@@ -26,7 +26,7 @@ from formbot.web.console import (
     render,
     who,
 )
-from formbot.web.sql import EXAMPLES, MAX_ROWS, QueryRefused, run_query
+from formbot.web.sql import MAX_ROWS, QueryRefused, examples, run_query
 from ingest.rawstore import read_raw
 from notifier import outboxadmin
 from store import audit
@@ -76,8 +76,8 @@ async def message_detail(request: Request) -> Response:
     unmatched = view.unit is None and bool(view.submissions) and \
         message.outcome != actions.DISMISSED
     return render(request, "message.html", {"m": view, "units": units, "unmatched": unmatched,
-                                            "columns": {s.key: pages.columns(s)
-                                                        for s in pages.FORMS}})
+                                            "columns": pages.columns_by_form(
+                                                console.settings.forms)})
 
 
 @login_required
@@ -236,11 +236,12 @@ async def export(request: Request) -> Response:
 
 @login_required
 async def sql_page(request: Request) -> Response:
-    context: dict[str, Any] = {"examples": EXAMPLES, "sql": "", "result": None, "error": None,
+    listed = examples(console_of(request).settings.forms)
+    context: dict[str, Any] = {"examples": listed, "sql": "", "result": None, "error": None,
                                "max_rows": MAX_ROWS}
     example = request.query_params.get("example", "")
-    if example.isdigit() and int(example) < len(EXAMPLES):
-        context["sql"] = EXAMPLES[int(example)][1]
+    if example.isdigit() and int(example) < len(listed):
+        context["sql"] = listed[int(example)][1]
     if request.method == "POST":
         form = await checked_form(request)
         console = console_of(request)

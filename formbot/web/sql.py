@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
+
+from formbot.settings.declared import view_plans
+from parsers.specs import FormSpec
+from store.views import quoted
 
 MAX_ROWS = 500
 TIME_LIMIT = 5.0  # seconds
@@ -31,22 +36,8 @@ _ALLOWED = {sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION,
 # Functions that reach outside the database or change the connection.
 _FUNCTIONS_DENIED = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 
+# Not about any one form; each form's own examples come first (`examples`).
 EXAMPLES: list[tuple[str, str]] = [
-    ("各单位的活动数和参与人数（当前版本）",
-     "SELECT unit.name AS 单位, COUNT(*) AS 活动数, SUM(activityrow.participants) AS 参与人数\n"
-     "FROM activityrow\n"
-     "JOIN submission ON submission.id = activityrow.submission_id\n"
-     "JOIN unit ON unit.id = submission.unit_id\n"
-     "WHERE submission.\"current\" = TRUE\n"
-     "GROUP BY unit.name ORDER BY 参与人数 DESC"),
-    ("各单位的志愿者服务队和人数（当前版本）",
-     "SELECT unit.name AS 单位, volunteerteamrow.team_name AS 服务队,\n"
-     "       volunteerteamrow.size AS 人数, volunteerteamrow.founded AS 组建时间\n"
-     "FROM volunteerteamrow\n"
-     "JOIN submission ON submission.id = volunteerteamrow.submission_id\n"
-     "JOIN unit ON unit.id = submission.unit_id\n"
-     "WHERE submission.\"current\" = TRUE\n"
-     "ORDER BY unit.id, volunteerteamrow.seq"),
     ("最近收到的 20 封邮件",
      "SELECT received_at AS 收到时间, from_addr AS 发件人, subject AS 主题, status AS 状态\n"
      "FROM message ORDER BY received_at DESC LIMIT 20"),
@@ -54,6 +45,22 @@ EXAMPLES: list[tuple[str, str]] = [
      "SELECT kind AS 类型, subject AS 主题, status AS 状态, created_at AS 时间\n"
      "FROM outgoing ORDER BY id DESC LIMIT 50"),
 ]
+
+
+def examples(forms: Sequence[FormSpec]) -> list[tuple[str, str]]:
+    """The SQL page's examples: each form read through its view (named by its short name,
+    columns by the export headers; current rows only), then the general ones."""
+    found: list[tuple[str, str]] = []
+    for plan in view_plans(tuple(forms)):
+        view = quoted(plan.name)
+        found.append((f"{plan.name}（当前版本，每个单位最新一次提交）",
+                      f"SELECT * FROM {view}\nORDER BY 填报单位, 序号"))
+        numbers = [c.header for c in plan.columns if c.numeric]
+        sums = "".join(f", SUM({quoted(h)}) AS {quoted(h + '合计')}" for h in numbers[:2])
+        found.append((f"{plan.name}：各单位行数" + ("和合计" if sums else ""),
+                      f"SELECT 填报单位, COUNT(*) AS 行数{sums}\nFROM {view}\n"
+                      "GROUP BY 填报单位 ORDER BY 行数 DESC"))
+    return found + EXAMPLES
 
 
 class QueryRefused(Exception):

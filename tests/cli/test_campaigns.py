@@ -25,8 +25,9 @@ from formbot.jobs.worker import Worker, run_forever
 from formbot.settings.config import ConfigError
 from formbot.settings.loading import load_config, load_settings
 from store.db import open_database
-from store.models import ActivityRow, Message
+from store.models import Message
 from tests.cli.test_cli import run
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import (
     ACTIVITY,
     BOT,

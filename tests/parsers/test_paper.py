@@ -25,8 +25,9 @@ from parsers.files import FileResult, read_file
 from parsers.forms import FormData
 from parsers.ocr.text import fix_seq, fix_text, join_lines
 from parsers.ocr.worker import OcrFailed, OcrWorker, WorkerLimits
-from store.models import ActivityRow, Submission
+from store.models import Submission
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, Bot, body_of, parse_sent, write_config
 
 ACTIVITY_FILL = FILLS[0][1]

@@ -18,9 +18,10 @@ from formbot.demo.samples import FormFill, activity_docx, build_mail
 from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.poll import converters
 from parsers.convert import NO_CONVERTER_PREFIX
-from store.models import ActivityRow, AttachmentRecord
+from store.models import AttachmentRecord
 from tests.conftest import PASSWORD
 from tests.support.fixtures.legacy import libreoffice_made
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, Bot, body_of, parse_sent, write_config
 
 FILL = FormFill("定海路街道总工会", [["宣讲会", "报告会", "6月", "劳模宣讲", "50"]])

@@ -9,8 +9,9 @@ from sqlmodel import Session, select
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
-from store.models import ActivityRow, Message, Submission, Unit, VolunteerTeamRow
+from store.models import Message, Submission, Unit
 from tests.support.fixtures.corpus import CASES, Case
+from tests.support.formrows import ActivityRow, VolunteerTeamRow
 from tests.support.helpers import Bot, body_of, parse_sent, write_config
 
 

@@ -20,8 +20,9 @@ from sqlmodel import Session, func, select
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
-from store.models import ActivityRow, Message, Outgoing, Submission
+from store.models import Message, Outgoing, Submission
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, Bot, numbered_mail, parse_sent, write_config
 
 

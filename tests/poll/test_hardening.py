@@ -16,8 +16,9 @@ from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.samples import FormFill, activity_docx, build_mail
 from formbot.demo.smtp_server import EmbeddedSMTP
 from store.leases import acquire, release
-from store.models import ActivityRow, FolderState, Message, Outgoing
+from store.models import FolderState, Message, Outgoing
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, NOW, Bot, write_config
 
 UNITS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]

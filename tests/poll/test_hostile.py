@@ -36,7 +36,7 @@ from formbot.settings.config import ConfigError
 from formbot.settings.loading import load_settings
 from parsers.errors import ParseError
 from parsers.limits import MB, ReadLimits
-from store.models import ActivityRow, AttachmentRecord, Message, Submission
+from store.models import AttachmentRecord, Message, Submission
 from tests.conftest import PASSWORD
 from tests.support.fixtures.hostile import (
     ACT,
@@ -48,6 +48,7 @@ from tests.support.fixtures.hostile import (
     sleepy_reader,
     zipped,
 )
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import UNITS, Bot, body_of, write_config
 
 CASES = cases()

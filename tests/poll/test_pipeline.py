@@ -26,15 +26,9 @@ from formbot.demo.samples import (
 from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.poll import reading
 from formbot.reports.status import status_data
-from store.models import (
-    ActivityRow,
-    MailboxCopy,
-    Message,
-    Outgoing,
-    Submission,
-    VolunteerTeamRow,
-)
+from store.models import MailboxCopy, Message, Outgoing, Submission
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow, VolunteerTeamRow
 from tests.support.helpers import (
     ACTIVITY,
     BOT,

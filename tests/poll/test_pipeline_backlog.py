@@ -13,8 +13,9 @@ from sqlmodel import Session, func, select
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.poll import pipeline, recording
-from store.models import ActivityRow, Message, Outgoing, Submission
+from store.models import Message, Outgoing, Submission
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, NOW, SENDERS, Bot, numbered_mail, write_config
 
 

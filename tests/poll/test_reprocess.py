@@ -12,9 +12,10 @@ from formbot.demo.samples import FormFill, activity_docx, build_mail
 from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.poll import pipeline, reading
 from formbot.reports.status import status_data
-from store.models import ActivityRow, Outgoing, Submission
+from store.models import Outgoing, Submission
 from tests.cli.test_cli import run
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, NOW, Bot, write_config
 
 

@@ -33,12 +33,10 @@ from formbot.demo.smtp_server import EmbeddedSMTP
 from formbot.reports.export import write_export
 from formbot.reports.status import status_data
 from store.models import (
-    ActivityRow,
     AttachmentRecord,
     Message,
     Submission,
     Unit,
-    VolunteerTeamRow,
 )
 from tests.support.fixtures.legacy import libreoffice_made
 from tests.support.fixtures.unseen import (
@@ -59,6 +57,7 @@ from tests.support.fixtures.unseen import (
     windows_zip,
     workbook_bytes,
 )
+from tests.support.formrows import ActivityRow, VolunteerTeamRow
 from tests.support.helpers import Bot, body_of, parse_sent, sheet_table, write_config
 
 Servers = tuple[EmbeddedIMAP, EmbeddedSMTP]

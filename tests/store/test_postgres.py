@@ -120,7 +120,7 @@ def test_backup_is_a_pg_dump_archive_of_every_table(tmp_path: Path) -> None:
     assert size == out.stat().st_size > 0 and out.stat().st_mode & 0o077 == 0
     listing = subprocess.run(["pg_restore", "--list", str(out)], capture_output=True, text=True,
                              check=True).stdout
-    for table in ("message", "submission", "activityrow", "outgoing", "alembic_version"):
+    for table in ("message", "submission", "form_row", "outgoing", "alembic_version"):
         assert f"TABLE DATA public {table} " in listing, table
     password = os.environ.get("PGPASSWORD")
     assert password is None or password not in " ".join(map(str, [out, listing]))

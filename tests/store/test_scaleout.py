@@ -12,8 +12,9 @@ from sqlmodel import Session, func, select
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
-from store.models import ActivityRow, FolderState, Lease, MailboxCopy, Message, Outgoing
+from store.models import FolderState, Lease, MailboxCopy, Message, Outgoing
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, Bot, numbered_mail, write_config
 
 SECOND = "second-box@126.com"
@@ -129,7 +130,7 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
         target = database_url(tmp_path / "moved")
         result = formbot("db", "copy", "--config", str(config), "--to", target)
         assert result.returncode == 0, result.stderr
-        assert "message：3 行" in result.stdout and "activityrow：3 行" in result.stdout
+        assert "message：3 行" in result.stdout and "form_row：3 行" in result.stdout
         assert "outgoing：3 行" in result.stdout and "请把 config.yaml 的 database" in result.stdout
         again = formbot("db", "copy", "--config", str(config), "--to", target)
         assert again.returncode == 1 and "只能复制到一个新的空数据库" in again.stderr

@@ -29,8 +29,9 @@ from formbot.web.auth import LoginThrottle, PasswordHash, password_from_env
 from formbot.web.sql import EXAMPLES, QueryRefused, connect_read_only, database_path, run_query
 from store import repo
 from store.audit import AuditEntry
-from store.models import ActivityRow, Message, Outgoing, Submission, Unit
+from store.models import Message, Outgoing, Submission, Unit
 from tests.conftest import PASSWORD
+from tests.support.formrows import ActivityRow
 from tests.support.helpers import (
     ACTIVITY,
     BOT,
@@ -388,7 +389,7 @@ def test_sql_page_answers_questions(console: Console) -> None:
         "sql": "SELECT name AS 单位 FROM unit ORDER BY id", "csrf": console.csrf("/sql")})
     assert "<th>单位</th>" in page.text and "殷行街道总工会" in page.text
     example = console.client.get("/sql", params={"example": 0}).text
-    assert "activityrow" in example
+    assert "主题活动申报表" in example
     with pytest.raises(QueryRefused, match="只读"):
         run_query(console.bot.engine, "DELETE FROM unit")
 

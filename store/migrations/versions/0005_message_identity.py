@@ -33,5 +33,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_message_message_id", table_name="message")
     op.drop_index("ix_message_digest", table_name="message")
-    with op.batch_alter_table("message") as batch:
+    # Not a copy-and-move of the table: other tables' foreign keys point at `message`, and
+    # SQLite (3.35+) drops a column in place.
+    with op.batch_alter_table("message", recreate="never") as batch:
         batch.drop_column("digest")
