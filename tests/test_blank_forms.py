@@ -162,3 +162,32 @@ def test_compose_without_files_is_the_single_text_part_it_always_was() -> None:
     assert (mime, data) == ("application/zip", b"x" * 10)
     assert max(len(line) for line in raw.splitlines()) < 998
     assert b"filename*=utf-8''%E9%99%84%E4%BB%B63-" in raw and b'name="=?utf-8?b?' in raw
+
+
+def test_the_receipt_after_the_admin_assigns_a_mail_carries_the_missing_blank_form(
+    bot: tuple[Bot, EmbeddedIMAP, EmbeddedSMTP, bytes],
+) -> None:
+    from dataclasses import replace
+
+    from sqlmodel import Session, select
+
+    from formbot.web import actions
+    from store.models import Message, Unit
+
+    robot, imap, smtp, blank = bot
+    imap.append(build_mail(from_addr="clerk@qq.example", to_addr=BOT, subject="登记表",
+                           body="", message_id="<stranger@example.cn>",
+                           attachments=[("2.docx", volunteer_docx(
+                               replace(VOLUNTEER, unit_text="某某社区")))]))
+    robot.poll(at(10))
+    with Session(robot.engine) as session:
+        message = session.exec(select(Message)).one()
+        unit = session.exec(select(Unit).where(Unit.name == "殷行街道总工会")).one()
+    first = sent_to(smtp, "clerk@qq.example", "receipt")
+    assert len(first) == 1 and files_of(first[0]) == []   # no unit yet: nothing asked
+    actions.assign(robot.settings, engine=robot.engine, message_id=message.id,  # type: ignore[arg-type]
+                   unit_id=unit.id, now=at(11), who="admin@test", remember=False)  # type: ignore[arg-type]
+    drain(robot.engine, smtp_target(robot.settings), now=at(11), sender=BOT)
+    assigned = sent_to(smtp, "clerk@qq.example", "receipt")[-1]
+    assert "尚未收到：主题活动申报表" in body_of(assigned)
+    assert files_of(assigned) == [(TEMPLATE_NAME, DOCX, blank)]
