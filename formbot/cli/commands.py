@@ -362,11 +362,13 @@ def demo(config_path: str | None, work_dir: Path | None, serve_after: bool, port
 @friendly
 def serve(config_path: str | None, campaign: str | None, host: str, port: int) -> None:
     """管理后台（网页）：进度、单位详情、认领邮件、重试、搜索、下载汇总表。
+    配置里有多个活动时，页头可切换；--campaign 只开其中一个。
     登录密码放在环境变量 FORMBOT_ADMIN_PASSWORD 中。"""
     from formbot.web.serve import serve as serve_console
 
-    settings, engine = one_campaign(config_path, campaign)
-    serve_console(settings, engine=engine, host=host, port=port, echo=click.echo)
+    chosen = open_config(config_path).chosen(campaign)
+    campaigns = [(settings, open_store(settings)) for settings in chosen]
+    serve_console(campaigns, host=host, port=port, echo=click.echo)
 
 
 main.add_command(outbox)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from formbot.poll.blanks import chosen, load_blanks, replies_reach_mailbox
 from formbot.poll.receipts import deadline_text
 from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
@@ -33,13 +34,16 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
     if slot is None:
         return report
     sender = Sender(settings.smtp.from_address, settings.smtp.from_name)
+    reply_here = replies_reach_mailbox(settings)
+    templates = load_blanks(settings.forms)
     with Session(engine) as session:
         confirmed = repo.confirmed_addresses(session=session)
         progress = unit_progress(session=session)
         # An address the registry has since given to another unit is that unit's now.
         registered = {a.lower(): item.unit.id for item in progress for a in item.unit.emails}
         for item in progress:
-            missing = [spec.short for spec in settings.forms if spec.key not in item.forms]
+            owed = [spec for spec in settings.forms if spec.key not in item.forms]
+            missing = [spec.short for spec in owed]
             if not missing:
                 continue
             # Besides the registry's addresses, the ones the admin confirmed for the unit in
@@ -51,14 +55,18 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
                 report.no_address.append(item.unit.name)
                 continue
             overdue = slot > 0
+            # The blank forms it owes go with it: the unit fills them in and replies.
+            blanks = chosen(templates, [spec.key for spec in owed])
             body = render("reminder.txt.j2", unit_name=item.unit.name, missing=missing,
+                          blanks=[name for name, _, _ in blanks], reply_here=reply_here,
+                          all_blank=all(spec.key in templates for spec in owed),
                           overdue=overdue, campaign_title=campaign.title,
                           campaign_code=campaign.code, deadline=deadline_text(campaign.deadline),
                           mailbox=settings.mailbox.username, contact=campaign.contact)
             subject = (f"{'逾期未报' if overdue else '催报'}提醒（{slot_label(slot)}）："
                        f"{campaign.code} {'、'.join(missing)}")
             mail = compose(kind="reminder", sender=sender, to=to,
-                           subject=subject, body=body, now=now)
+                           subject=subject, body=body, now=now, attachments=blanks)
             # The unique key is the once-ever guarantee, across restarts and racing workers.
             if enqueue(session, kind="reminder", dedup_key=f"reminder:{item.unit.id}:{slot}",
                        message=mail, now=now, unit_id=item.unit.id):
@@ -67,3 +75,4 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
                 report.already += 1
         session.commit()
     return report
+

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from loguru import logger
 from sqlmodel import Session
 
+from formbot.poll.blanks import receipt_blanks, replies_reach_mailbox
 from formbot.poll.reading import Parsed
 from formbot.poll.receipts import build_facts
 from formbot.settings.config import Settings
@@ -270,11 +271,16 @@ def _answer(session: Session, context: StoreContext, message: Message, parsed: P
     facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,
                         unit_text=unit_text, forms=forms, files=parsed.files,
                         missing=every - done, notes=notes, missing_by_unit=by_unit)
-    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
+    # The blank forms it asks for go with it (a declaration's `template`).
+    blanks = receipt_blanks(settings.forms, unit_known=unit is not None, has_forms=bool(forms),
+                            missing=every - done, missing_by_unit=by_unit)
+    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms,
+                  blanks=[name for name, _, _ in blanks],
+                  reply_here=replies_reach_mailbox(settings))
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
                    to=[envelope.from_addr], subject=receipt_subject(facts), body=body,
-                   now=now, in_reply_to=envelope.message_id)
+                   now=now, in_reply_to=envelope.message_id, attachments=blanks)
     queued = enqueue(session, kind="receipt", dedup_key=f"receipt:{message.key}", message=mail,
                      now=now, unit_id=unit.id if unit else None, message_ref=message.id)
     message.outcome = "receipt" if queued else "receipt-already-sent"

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from errors import FormbotError
 from formbot.poll import pipeline
+from formbot.poll.blanks import receipt_blanks, replies_reach_mailbox
 from formbot.poll.converters import LazyConverter
 from formbot.poll.reading import Parsed, Readers
 from formbot.poll.receipts import build_facts
@@ -179,11 +180,15 @@ def _queue_assigned_receipt(session: Session, settings: Settings, message: Messa
     facts = build_facts(settings, subject=parsed.envelope.subject, unit_name=unit.name,
                         unit_text=unit_text, forms=parsed.forms, files=parsed.files,
                         missing={spec.key for spec in settings.forms} - done, notes=[note])
-    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
+    blanks = receipt_blanks(settings.forms, unit_known=True, has_forms=bool(parsed.forms),
+                            missing={spec.key for spec in settings.forms} - done)
+    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms,
+                  blanks=[name for name, _, _ in blanks],
+                  reply_here=replies_reach_mailbox(settings))
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
                    to=[parsed.envelope.from_addr], subject=receipt_subject(facts), body=body,
-                   now=now, in_reply_to=parsed.envelope.message_id)
+                   now=now, in_reply_to=parsed.envelope.message_id, attachments=blanks)
     return enqueue(session, kind="receipt", dedup_key=f"assigned:{message.key}", message=mail,
                    now=now, unit_id=unit.id, message_ref=message.id)
 

@@ -6,7 +6,7 @@ plain HTML forms (no script at all), so the strict Content-Security-Policy costs
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -24,9 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from formbot.settings.config import Settings
 from formbot.web.auth import LoginThrottle, PasswordHash, Sessions
 from formbot.web.console import (
+    CAMPAIGN_KEY,
+    CAMPAIGN_PREFIX,
     Console,
     checked_form,
     client,
+    console_of,
     render,
     session_of,
     set_cookie,
@@ -78,7 +81,7 @@ def _safe_next(target: str | None) -> str:
 
 
 async def login(request: Request) -> Response:
-    console: Console = request.app.state.console
+    console: Console = console_of(request)
     state = session_of(request)
     if request.method == "GET":
         if state is not None and state.logged_in:
@@ -123,7 +126,7 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    console: Console = request.app.state.console
+    console: Console = console_of(request)
     await checked_form(request)
     with Session(console.engine) as session:
         audit.record(session, at=console.now(), who=who(request), action="logout")
@@ -146,14 +149,45 @@ def ensure_audit_table(engine: Engine) -> None:
     audit.AuditEntry.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
 
 
+class CampaignPrefix:
+    """/c/N/… is campaign N's console (N ≥ 1 in the config's order; the first keeps the
+    plain URLs): the prefix becomes the request's root path, so the routes match as they
+    are and every URL built for the page (url_for, `link`) carries the prefix."""
+
+    def __init__(self, app: ASGIApp, *, campaigns: int) -> None:
+        self.app = app
+        self.campaigns = campaigns
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        head, _, rest = path.removeprefix(CAMPAIGN_PREFIX + "/").partition("/")
+        if path.startswith(CAMPAIGN_PREFIX + "/") and head.isdigit() and \
+                0 < int(head) < self.campaigns and head == str(int(head)):
+            prefix = f"{CAMPAIGN_PREFIX}/{head}"
+            scope = {**scope, CAMPAIGN_KEY: int(head),
+                     "path": f"{prefix}/{rest}",     # /c/1 alone is its progress page
+                     "root_path": scope.get("root_path", "") + prefix}
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings, *, engine: Engine, password: PasswordHash,
                clock: Callable[[], datetime] | None = None,
                throttle: LoginThrottle | None = None,
-               sessions: Sessions | None = None) -> Starlette:
-    ensure_audit_table(engine)
-    console = Console(settings=settings, engine=engine, password=password,
-                      clock=clock or (lambda: datetime.now(settings.campaign.zone)),
-                      sessions=sessions or Sessions(), throttle=throttle or LoginThrottle())
+               sessions: Sessions | None = None,
+               others: Sequence[tuple[Settings, Engine]] = ()) -> Starlette:
+    """The console of `settings`' campaign at /, and of each of `others` at /c/1/, /c/2/…
+    (`formbot serve` on a config with `campaigns:`): one login, one session for all."""
+    sessions, throttle = sessions or Sessions(), throttle or LoginThrottle()
+    consoles: list[Console] = []
+    for index, (each, store) in enumerate([(settings, engine), *others]):
+        ensure_audit_table(store)
+        zone = each.campaign.zone
+        consoles.append(Console(
+            settings=each, engine=store, password=password,
+            clock=clock or (lambda zone=zone: datetime.now(zone)),  # type: ignore[misc]
+            sessions=sessions, throttle=throttle, index=index,
+            login_code=settings.campaign.code,
+            **({"templates": consoles[0].templates} if consoles else {})))
     routes = [
         Route("/login", login, methods=["GET", "POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
@@ -162,6 +196,9 @@ def create_app(settings: Settings, *, engine: Engine, password: PasswordHash,
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error},
                     max_body_size=1_000_000)
-    app.state.console = console
+    app.state.consoles = consoles
+    app.state.console = consoles[0]
     app.add_middleware(SecurityHeaders)
+    if len(consoles) > 1:
+        app.add_middleware(CampaignPrefix, campaigns=len(consoles))
     return app

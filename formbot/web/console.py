@@ -68,8 +68,11 @@ def _templates() -> Jinja2Templates:
 
     @pass_context
     def link(context: dict[str, Any], name: str, /, **params: Any) -> str:
-        # A path, not an absolute URL: correct behind any host name or proxy.
-        return str(context["request"].app.url_path_for(name, **params))
+        # A path, not an absolute URL: correct behind any host name or proxy; in the
+        # campaign the page belongs to (static files are every campaign's).
+        request = context["request"]
+        path = str(request.app.url_path_for(name, **params))
+        return path if name == "static" else console_of(request).prefix + path
 
     def mark(value: object, query: str) -> Markup:
         """The searched words highlighted; everything else escaped as usual."""
@@ -109,17 +112,37 @@ class Console:
     sessions: Sessions = field(default_factory=Sessions)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     templates: Jinja2Templates = field(default_factory=_templates)
+    # Place among the config's campaigns: the first is served at /, the others at /c/N/.
+    index: int = 0
+    # The console's one login for all its campaigns: the cookie is named for the first.
+    login_code: str | None = None
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.settings.campaign.zone)
 
     @property
     def cookie(self) -> str:
-        return cookie_name(self.settings.campaign.code)
+        return cookie_name(self.login_code or self.settings.campaign.code)
+
+    @property
+    def prefix(self) -> str:
+        return f"{CAMPAIGN_PREFIX}/{self.index}" if self.index else ""
+
+
+CAMPAIGN_PREFIX = "/c"
+CAMPAIGN_KEY = "formbot.campaign"   # the request scope's key for the campaign's index
+# Pages that exist in every campaign: the switcher keeps the admin on the same one.
+SAME_PAGE = {"progress": "home", "unmatched": "unmatched", "failed": "failed",
+             "outbox": "outbox", "search": "search", "sql": "sql", "audit": "audit"}
+
+
+def consoles_of(request: Request) -> list[Console]:
+    return request.app.state.consoles  # type: ignore[no-any-return]
 
 
 def console_of(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    """The console of the campaign the URL names (/c/N/…), else the first's."""
+    return consoles_of(request)[request.scope.get(CAMPAIGN_KEY, 0)]
 
 
 def client(request: Request) -> str:
@@ -200,8 +223,21 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         flashes=messages, counts=counts, campaign=console.settings.campaign,
         all_forms=console.settings.forms,
         page=template.removesuffix(".html"))
+    context["switcher"] = _switcher(request, context["page"])
     return console.templates.TemplateResponse(request, template, context,
                                               status_code=status_code)
+
+
+def _switcher(request: Request, page: str) -> list[dict[str, Any]]:
+    """Every campaign of the console, for the header: where each link goes (the same page
+    in that campaign when every campaign has it, else its progress page)."""
+    consoles = consoles_of(request)
+    if len(consoles) < 2:
+        return []
+    current = console_of(request)
+    path = str(request.app.url_path_for(SAME_PAGE.get(page, "home")))
+    return [{"code": c.settings.campaign.code, "title": c.settings.campaign.title,
+             "href": c.prefix + path, "current": c is current} for c in consoles]
 
 
 def redirect(request: Request, name: str, **params: Any) -> RedirectResponse:

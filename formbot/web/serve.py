@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -42,7 +42,8 @@ def _check_port(host: str, port: int) -> None:
                 f"请换一个端口，例如 --port {port + 1}") from None
 
 
-def run(app: Starlette, *, host: str, port: int, echo: Echo) -> None:
+def run(app: Starlette, *, host: str, port: int, echo: Echo,
+        campaigns: Sequence[tuple[str, str]] = ()) -> None:
     import uvicorn
 
     _check_port(host, port)
@@ -52,10 +53,18 @@ def run(app: Starlette, *, host: str, port: int, echo: Echo) -> None:
              "除非放在 HTTPS 反向代理之后，否则请只用默认的 127.0.0.1。")
     shown = f"[{host}]" if ":" in host else host
     echo(f"管理后台已启动：http://{shown}:{port}/　按 Ctrl-C 停止。")
+    for code, path in campaigns:   # one login for all; the header switches between them
+        echo(f"  {code}：http://{shown}:{port}{path}")
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
                 proxy_headers=False)
 
 
-def serve(settings: Settings, *, engine: Engine, host: str, port: int, echo: Echo) -> None:
+def serve(campaigns: Sequence[tuple[Settings, Engine]], *, host: str, port: int,
+          echo: Echo) -> None:
+    """The console of every (settings, engine) given, the first at /, the others at /c/N/."""
     password = password_from_env(dict(os.environ))
-    run(create_app(settings, engine=engine, password=password), host=host, port=port, echo=echo)
+    (settings, engine), *others = campaigns
+    app = create_app(settings, engine=engine, password=password, others=others)
+    pages = [(s.campaign.code, f"/c/{n}/" if n else "/")
+             for n, (s, _) in enumerate(campaigns)] if others else []
+    run(app, host=host, port=port, echo=echo, campaigns=pages)

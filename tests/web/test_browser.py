@@ -44,6 +44,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+SECOND_CODE = "杨工〔2019〕5号"
+
+
+def second_campaign(console: DemoConsole, work: Path) -> tuple[object, object]:
+    """A second notice in the same console (`campaigns:`), its store empty but for the
+    registry: the header shows the switcher on every page."""
+    from formbot.poll.registry import sync_registry
+    from store.db import open_database
+
+    settings = console.settings.model_copy(update={
+        "campaign": console.settings.campaign.model_copy(update={
+            "code": SECOND_CODE, "title": "职工书屋建设申报（第二个通知，用于演示切换）"}),
+        "data_dir": work / "data-2019", "database": f"sqlite:///{work / 'second.db'}"})
+    engine = open_database(settings.database)
+    sync_registry(settings, engine=engine)
+    return settings, engine
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoConsole]]:
     import uvicorn
@@ -52,7 +70,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoCo
     run_demo(work_dir=work, export_path=work / "demo-export.xlsx")
     with demo_console(work) as console:
         app = create_app(console.settings, engine=console.engine,
-                         password=PasswordHash(ADMIN), clock=console.clock)
+                         password=PasswordHash(ADMIN), clock=console.clock,
+                         others=[second_campaign(console, work)])
         port = _free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_level="warning"))
@@ -198,6 +217,18 @@ def test_admin_logs_in_assigns_a_mail_and_downloads_the_workbook(
     expect(page.locator("table")).to_contain_text("下载汇总表")
     expect(page.locator("table")).to_contain_text("重新处理")
     page.screenshot(path=SHOTS / "09-audit.png", full_page=True)
+
+    # The other campaign, through the switcher: its own (empty) progress, same login.
+    page.get_by_text("切换活动").click()
+    page.get_by_role("link", name=SECOND_CODE).click()
+    expect(page.locator(".brand")).to_contain_text(f"{SECOND_CODE} 报表收集")
+    assert page.url.endswith("/c/1/audit")            # the same page, in that campaign
+    expect(page.locator("main")).not_to_contain_text("归入单位")   # its own audit log
+    page.get_by_role("link", name="提交进度", exact=True).click()
+    assert page.url.endswith("/c/1/")
+    expect(page.get_by_role("heading", name="提交进度")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("还没交齐的单位（8 个）")
+    page.screenshot(path=SHOTS / "11-second-campaign.png", full_page=True)
 
     page.get_by_role("button", name="退出登录").click()
     expect(page.get_by_role("heading", name="管理后台登录")).to_be_visible()

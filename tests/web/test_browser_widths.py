@@ -46,7 +46,7 @@ def _pages(base: str, console: object) -> list[tuple[str, str]]:
     return [("progress", "/"), ("unit", f"/units/{unit.id}"),
             ("message", f"/messages/{message.id}"), ("unmatched", "/unmatched"),
             ("failed", "/failed"), ("search", "/search?q=%E5%8A%B3%E6%A8%A1"),
-            ("sql", "/sql"), ("audit", "/audit")]
+            ("sql", "/sql"), ("audit", "/audit"), ("second-campaign", "/c/1/")]
 
 
 @pytest.mark.parametrize("size", list(WIDTHS))
@@ -76,5 +76,15 @@ def test_no_page_scrolls_sideways_and_tags_stay_in_their_cells(
         assert header is not None
         # the header leaves the phone's screen to the page
         assert header["height"] <= height / 6, (name, header)
+    # The campaign switcher opened: its list stays on the screen.
+    page.goto(base + "/")
+    page.get_by_text("切换活动").click()
+    expect(page.locator(".switcher ul")).to_be_visible()
+    page.screenshot(path=Path(SHOTS) / f"w-{size}-switcher.png")
+    found = page.evaluate(OVERFLOW)
+    if found:
+        problems["switcher"] = found
+    box = page.locator(".switcher ul").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
     context.close()
     assert problems == {}
