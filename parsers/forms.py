@@ -375,3 +375,16 @@ def _extend_row(row: FormRow, spec: FormSpec, texts: dict[str, str]) -> None:
         row.raw[key] = whole
         row.problems = [p for p in row.problems if p.field != spec_field.label]
         _read_value(spec_field, whole, row)
+
+
+def correct_value(form: FormData, seq: int, field_key: str, text: str) -> bool:
+    """Put a person's correction into row `seq`'s field, read by the field's kind as if
+    typed so (its problems are those of the new text). False when no such row or field."""
+    row = next((r for r in form.rows if r.seq == seq), None)
+    spec_field = next((f for f in form.spec.data_fields if f.key == field_key), None)
+    if row is None or spec_field is None:
+        return False
+    row.raw[field_key] = text
+    row.problems = [p for p in row.problems if p.field != spec_field.label]
+    _read_value(spec_field, text, row)
+    return True

@@ -285,5 +285,5 @@ def test_a_database_from_revision_0003_gains_the_outbox_back_off(tmp_path: Path)
         conn.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     engine.dispose()
     engine = open_database(url)
-    assert current_revision(engine) == HEAD == "0004_outbox_state"
+    assert current_revision(engine) == HEAD == "0007_paper_doubts"
     assert "next_attempt_at" in {c["name"] for c in inspect(engine).get_columns("outgoing")}
