@@ -239,3 +239,50 @@ def test_the_file_name_is_the_last_resort_and_says_so(tmp_path: Path) -> None:
         receipt = body_of(parse_sent(sent))
         assert note in receipt
         assert "本邮件地址不在" not in receipt
+
+
+def test_which_pictures_beside_other_attachments_may_be_pages() -> None:
+    from formbot.poll.reading import _could_be_a_page
+
+    messenger = _picture(1280, 960)          # a photo as WeChat sends it
+    assert _could_be_a_page(False, messenger)
+    assert not _could_be_a_page(True, messenger)          # shown in the HTML body (cid:)
+    assert not _could_be_a_page(False, _picture(240, 80))  # a signature's logo
+    assert not _could_be_a_page(False, _picture(1600, 120))  # a banner, not a page
+    assert _could_be_a_page(False, b"\x89PNG\r\n\x1a\n broken")   # read_file says why
+
+
+def test_too_many_photos_in_one_mail_wait_for_a_person(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from formbot.poll import reading
+    from formbot.poll.reading import TOO_MANY_PHOTOS, read_message
+
+    # The limit lowered to one, as each page tried costs seconds of OCR: the second
+    # picture is not even tried.
+    monkeypatch.setattr(reading, "MAX_PHOTOS", 1)
+    MAX_PHOTOS = 1
+    pages = [(f"p{n}.png", _blank_page(n)) for n in range(MAX_PHOTOS + 1)]
+    raw = build_mail(from_addr=SENDER, to_addr=BOT, subject="照片", body="见附件",
+                     attachments=[("a.docx", activity_docx(ACTIVITY)), *pages])
+    parsed = read_message(raw)
+    problems = {f.name: f.problem for f in parsed.files}
+    assert problems[f"p{MAX_PHOTOS}.png"] == TOO_MANY_PHOTOS
+    assert sum(p == TOO_MANY_PHOTOS for p in problems.values()) == 1
+    assert len(parsed.files) == MAX_PHOTOS + 2
+
+
+def _blank_page(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (900, 1200), 250 - seed).save(out, "PNG")   # distinct bytes each
+    return out.getvalue()
+
+
+def test_a_unit_named_in_a_file_name_or_subject() -> None:
+    from parsers.units import UnitRef, named_in
+
+    units = [UnitRef(1, "定海路街道总工会", ("定海路街道工会",), ()),
+             UnitRef(2, "五角场街道总工会", (), ()), UnitRef(3, "五角场镇总工会", (), ())]
+    assert named_in("定海路街道-附件1.docx", units).id == 1  # type: ignore[union-attr]
+    assert named_in("Fw: 五角场镇总工会报送", units).id == 3  # type: ignore[union-attr]
+    assert named_in("附件1.docx", units) is None
+    assert named_in("五角场报送", units) is None      # which 五角场 is for a person to say
