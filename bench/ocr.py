@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -37,6 +38,13 @@ def _child(paths: list[str]) -> None:
     """Read the files, print what was read and what it cost, as JSON."""
     from parsers.files import read_file
 
+    def cpu_now() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the OCR worker, once ended
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    load_before = os.getloadavg()
+    cpu_start = cpu_now()    # imports aside: the reading alone is measured
     wall = time.monotonic()
     out = []
     for path in paths:
@@ -55,8 +63,9 @@ def _child(paths: list[str]) -> None:
     wall = time.monotonic() - wall
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({"files": out, "wall": wall,
-                      "cpu": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+    print(json.dumps({"files": out, "wall": wall, "cpu": cpu_now() - cpu_start,
+                      "load": [round(max(a, b), 2) for a, b in zip(load_before, os.getloadavg(),
+                                                                    strict=True)],
                       "rss_mb": (own.ru_maxrss + kids.ru_maxrss) / 1024}, ensure_ascii=False))
 
 
@@ -102,7 +111,7 @@ def _score(fills: list, read: dict) -> dict:
             "wrong": wrong, "caught": caught / wrong if wrong else 1.0,
             "flagged": flagged / data_cells if data_cells else 0.0,
             "wall_page": read["wall"] / len(fills), "cpu_page": read["cpu"] / len(fills),
-            "rss_mb": read["rss_mb"]}
+            "rss_mb": read["rss_mb"], "load": read.get("load", [0.0, 0.0, 0.0])}
 
 
 def _mark(ok: bool) -> str:
@@ -139,12 +148,17 @@ def main() -> None:
                 print(f"{variant}: the reader failed: {done.stderr.strip()[-300:]}")
                 continue
             figures[variant] = _score(fills, json.loads(done.stdout.strip().splitlines()[-1]))
+    cores = os.cpu_count() or 1
+    print(f"{cores} CPU cores; load = the 1/5/15-minute load average during the variant (the "
+          "higher of before and after). Wall above CPU a page means the reader waited for a "
+          "core: judge the wall figure against the load.")
     print(f"{'variant':14} {'cells':>6} {'exact':>7} {'chars':>7} {'wrong':>5} {'caught':>7} "
-          f"{'flagged':>7} {'wall/p':>7} {'cpu/p':>6} {'RSS MB':>7}")
+          f"{'flagged':>7} {'wall/p':>7} {'cpu/p':>6} {'RSS MB':>7}  load 1/5/15")
     for variant, f in figures.items():
+        load = "/".join(f"{x:.1f}" for x in f["load"])
         print(f"{variant:14} {f['cells']:6d} {f['exact']:7.1%} {f['chars']:7.2%} {f['wrong']:5d} "
               f"{f['caught']:7.0%} {f['flagged']:7.1%} {f['wall_page']:7.2f} {f['cpu_page']:6.2f} "
-              f"{f['rss_mb']:7.0f}")
+              f"{f['rss_mb']:7.0f}  {load}")
     print("\ntargets (judged on textpdf, scan200, photo; scan150 and messenger1280 shown only):")
     for variant, f in figures.items():
         if variant not in JUDGED:
@@ -155,7 +169,8 @@ def main() -> None:
               f"{_mark(f['chars'] >= TARGET_CHARS)}; wrong caught {f['caught']:.0%} ≥ 75% "
               f"{_mark(f['caught'] >= TARGET_CAUGHT)}; flagged {f['flagged']:.1%} ≤ 20% "
               f"{_mark(f['flagged'] <= TARGET_FLAGGED)}; wall {f['wall_page']:.1f} s ≤ 8 s "
-              f"{_mark(f['wall_page'] <= TARGET_WALL)}; peak {f['rss_mb']:.0f} MB ≤ 1200 MB "
+              f"{_mark(f['wall_page'] <= TARGET_WALL)} (CPU {f['cpu_page']:.1f} s, load "
+              f"{f['load'][0]:.1f} on {cores} cores); peak {f['rss_mb']:.0f} MB ≤ 1200 MB "
               f"{_mark(f['rss_mb'] <= TARGET_RSS_MB)}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

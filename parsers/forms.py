@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from .headers import Header, find_headers
 from .kinds import check, read_value
 from .specs import FieldSpec, FormSpec
-from .tables import Line
+from .tables import PAGE_FOOTER, PAGE_HEADER, Line
 from .values import Leader, parse_date, parse_leader
 
 
@@ -64,8 +64,11 @@ NO_UNIT = "未填写“填报单位”"
 _LABELS = r"(?=填报单位|联\s*系\s*人|联系电话|电\s*话|填报日期|日\s*期\s*[:：]|$)"
 # `填报单位（盖章）：…` is how many templates print it; the bracket is not the unit.
 _UNIT = re.compile(r"填报单位(?:名称)?\s*(?:[（(][^）)]*[）)])?\s*[:：]?\s*(.*?)\s*" + _LABELS)
-_CONTACT = re.compile(r"联\s*系\s*人\s*[:：]\s*(.*?)\s*" + _LABELS)
-_PHONE = re.compile(r"(?:联系电话|电\s*话)\s*[:：]\s*(.*?)\s*" + _LABELS)
+# A label split from its value over two cells often has no colon (`联系人 | 张三`): the
+# cells' gap (two spaces in `Line.text`) stands for it.
+_GAP = r"(?:\s*[:：]|\s{2,}(?=\S))"
+_CONTACT = re.compile(r"联\s*系\s*人" + _GAP + r"\s*(.*?)\s*" + _LABELS)
+_PHONE = re.compile(r"(?:联系电话|电\s*话)" + _GAP + r"\s*(.*?)\s*" + _LABELS)
 _DATE = re.compile(r"填报日期\s*[:：]?\s*(.*?)\s*" + _LABELS)
 _TEMPLATE_DATE = re.compile(r"^年?\s*月?\s*日?$")
 
@@ -85,8 +88,10 @@ def _first(pattern: re.Pattern[str], lines: list[Line]) -> str | None:
 
 
 def _is_footer(line: Line) -> bool:
+    """A line that closes the table: the note, the footer, or the unit's line written
+    below the table (`填报单位（盖章）| 某某工会` as the sheet's last rows)."""
     text = line.text
-    return text.startswith(("注", "备注")) or bool(
+    return text.startswith(("注", "备注", "填报单位", "联系人", "联 系 人")) or bool(
         re.search(r"联\s*系\s*人\s*[:：]|填报日期", text)
     )
 
@@ -184,6 +189,7 @@ def read_forms(lines: list[Line], forms: Sequence[FormSpec] | None = None) -> li
     headers = find_headers(lines, forms)
     forms: list[FormData] = []
     previous_end = 0
+    claimed: set[int] = set()    # lines around or in some form's table
     for position, (start, header) in enumerate(headers):
         next_start = headers[position + 1][0] if position + 1 < len(headers) else len(lines)
         table = lines[start].table
@@ -205,6 +211,7 @@ def read_forms(lines: list[Line], forms: Sequence[FormSpec] | None = None) -> li
             after_end += 1
         before = lines[previous_end:start]
         after = lines[end:after_end]
+        claimed.update(range(previous_end, after_end))
         form = _build_form(header, body, before, after)
         if forms and forms[-1].spec is form.spec and form.unit_text is None:
             # The same form again with no 填报单位 of its own: the table went on in
@@ -213,6 +220,8 @@ def read_forms(lines: list[Line], forms: Sequence[FormSpec] | None = None) -> li
         else:
             forms.append(form)
         previous_end = after_end
+    _fill_from_file(forms, [line for index, line in enumerate(lines)
+                            if index not in claimed or line.where in (PAGE_HEADER, PAGE_FOOTER)])
     for form in forms:
         if not form.unit_text:
             form.problems.append(Problem(NO_UNIT))
@@ -288,15 +297,7 @@ def _build_form(
     form.unit_text = _first(_UNIT, context)
     form.contact = _first(_CONTACT, after + list(reversed(before)))
     form.phone = _first(_PHONE, after + list(reversed(before)))
-    date_text = _first(_DATE, after + list(reversed(before)))
-    if date_text:
-        # `2018年__6__月__10__日`: the figures typed into the template's blanks.
-        date_text = re.sub(r"[_＿]+", "", date_text)
-    if date_text and not _TEMPLATE_DATE.match(date_text.replace(" ", "")):
-        form.filled_on_raw = date_text
-        form.filled_on, issue = parse_date(date_text)
-        if issue:
-            form.problems.append(Problem(f"填报日期：{issue}"))
+    _set_filled_on(form, _first(_DATE, after + list(reversed(before))))
     form.extra_columns = list(header.unknown.values())
     form.found_fields = list(dict.fromkeys(f.key for f in header.columns.values()))
     last: tuple[FormRow, int | None] | None = None   # the row just read, and its table
@@ -310,6 +311,41 @@ def _build_form(
             form.rows.append(row)
         last = (row, line.table) if row else None
     return form
+
+
+def _set_filled_on(form: FormData, date_text: str | None) -> None:
+    if date_text:
+        # `2018年__6__月__10__日`: the figures typed into the template's blanks.
+        date_text = re.sub(r"[_＿]+", "", date_text)
+    if date_text and not _TEMPLATE_DATE.match(date_text.replace(" ", "")):
+        form.filled_on_raw = date_text
+        form.filled_on, issue = parse_date(date_text)
+        if issue:
+            form.problems.append(Problem(f"填报日期：{issue}"))
+
+
+def _only(pattern: re.Pattern[str], lines: list[Line]) -> str | None:
+    """The one value the whole file gives for a label, or None when it gives none or
+    several (two units' forms in one file: neither takes the other's)."""
+    found = {value for line in lines if (value := _first(pattern, [line]))}
+    return found.pop() if len(found) == 1 else None
+
+
+def _fill_from_file(forms: list[FormData], lines: list[Line]) -> None:
+    """What no form found around its own table, from the file's lines that belong to no
+    form: the page header or footer of a .docx (every page's), a sheet or a line further
+    away. Never from another form's own lines: one form's blank is not the other's."""
+    if not forms or all(f.unit_text and f.contact and f.phone and f.filled_on_raw
+                        for f in forms):
+        return
+    unit, contact, phone = (_only(p, lines) for p in (_UNIT, _CONTACT, _PHONE))
+    filled_on = _only(_DATE, lines)
+    for form in forms:
+        form.unit_text = form.unit_text or unit
+        form.contact = form.contact or contact
+        form.phone = form.phone or phone
+        if not form.filled_on_raw:
+            _set_filled_on(form, filled_on)
 
 
 def _carried_on(cells: tuple[str, ...], header: Header) -> dict[str, str] | None:
@@ -339,3 +375,16 @@ def _extend_row(row: FormRow, spec: FormSpec, texts: dict[str, str]) -> None:
         row.raw[key] = whole
         row.problems = [p for p in row.problems if p.field != spec_field.label]
         _read_value(spec_field, whole, row)
+
+
+def correct_value(form: FormData, seq: int, field_key: str, text: str) -> bool:
+    """Put a person's correction into row `seq`'s field, read by the field's kind as if
+    typed so (its problems are those of the new text). False when no such row or field."""
+    row = next((r for r in form.rows if r.seq == seq), None)
+    spec_field = next((f for f in form.spec.data_fields if f.key == field_key), None)
+    if row is None or spec_field is None:
+        return False
+    row.raw[field_key] = text
+    row.problems = [p for p in row.problems if p.field != spec_field.label]
+    _read_value(spec_field, text, row)
+    return True

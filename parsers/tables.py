@@ -17,6 +17,7 @@ from .values import clean_text
 MAX_COLUMNS = 60   # a sheet can claim 16,384 columns; a form never has more than a handful
 MAX_ROWS = 5000
 MAX_LINES = 20000  # paragraphs and rows of one Word file; a form has a few dozen
+PAGE_HEADER, PAGE_FOOTER = "页眉", "页脚"   # `Line.where` of a .docx's page header/footer
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,17 @@ _OFFICE_DOCUMENT = ("http://schemas.openxmlformats.org/officeDocument/2006/relat
                     "officeDocument")
 
 
-def _document_body(data: bytes) -> object:
-    """The body of the main document part, and nothing else: `docx.Document` would load
-    every part (styles, numbering, fonts, the photos a clerk pasted), ~90% of the time
-    spent on a form, for text the form does not use."""
+_PAGE_PART = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+              "{}")
+
+
+def _document_body(data: bytes) -> tuple[object, list[str], list[str]]:
+    """The body of the main document part, and the paragraphs of its page headers and
+    page footers (some units put `填报单位：…` in the header, the footer line in the
+    footer), and nothing else: `docx.Document` would load every part (styles, numbering,
+    fonts, the photos a clerk pasted), ~90% of the time spent on a form, for text the
+    form does not use."""
+    import posixpath
     import zipfile
 
     from docx.oxml import parse_xml  # python-docx's parser: no external entities
@@ -112,14 +120,37 @@ def _document_body(data: bytes) -> object:
         rels = parse_xml(package.read("_rels/.rels"))
         target = next((rel.get("Target") for rel in rels.iter(f"{_RELS_NS}Relationship")
                        if rel.get("Type") == _OFFICE_DOCUMENT), "word/document.xml")
-        return parse_xml(package.read(target.lstrip("/"))).body
+        target = target.lstrip("/")
+        body = parse_xml(package.read(target)).body
+        folder, name = posixpath.split(target)
+        texts: dict[str, list[str]] = {"header": [], "footer": []}
+        try:
+            part_rels = parse_xml(package.read(posixpath.join(folder, "_rels", name + ".rels")))
+        except KeyError:
+            return body, [], []
+        for rel in part_rels.iter(f"{_RELS_NS}Relationship"):
+            kind = next((k for k in texts if rel.get("Type") == _PAGE_PART.format(k)), None)
+            if kind is None or rel.get("TargetMode") == "External":
+                continue
+            path = posixpath.normpath(posixpath.join(folder, rel.get("Target") or ""))
+            try:
+                part = parse_xml(package.read(path))
+            except KeyError:
+                continue   # a relationship to a part the package lacks
+            for paragraph in part.iter(f"{_W}p"):
+                text = clean_text(_paragraph_text(paragraph))
+                # first page, even pages and the rest often repeat one text: once
+                if text and text not in texts[kind]:
+                    texts[kind].append(text)
+        return body, texts["header"], texts["footer"]
 
 
 def docx_lines(data: bytes) -> list[Line]:
     from docx.table import Table  # deferred: python-docx pulls in lxml
 
-    body = _document_body(data)
-    lines: list[Line] = []
+    body, page_header, page_footer = _document_body(data)
+    # The page header stands above everything on the page, the page footer below.
+    lines: list[Line] = [Line((text,), None, PAGE_HEADER) for text in page_header]
     counter = [0]
 
     def add_paragraph(element: object) -> None:
@@ -165,6 +196,7 @@ def docx_lines(data: bytes) -> list[Line]:
         else:
             # No parent: only the cell structure is read, never styles or images.
             add_table(Table(block, None))  # type: ignore[arg-type]
+    lines.extend(Line((text,), None, PAGE_FOOTER) for text in page_footer)
     return lines
 
 

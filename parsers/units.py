@@ -137,3 +137,23 @@ def identify(address: str, unit_text: str | None, units: Iterable[UnitRef]) -> M
     """Registered address first, then the name written on the form."""
     units = list(units)
     return by_address(address, units) or by_name(unit_text, units)
+
+
+def named_in(text: str, units: Iterable[UnitRef]) -> UnitRef | None:
+    """The one registered unit whose name, alias or distinctive core (`定海路街道`)
+    appears in `text` (a file name, a subject): the last resort when no form says
+    which unit it is. None when none or several do."""
+    text = clean_text(text)
+    found: dict[int | None, tuple[int, UnitRef]] = {}
+    for unit in units:
+        names = (unit.name, *unit.aliases)
+        keys = {n for n in names if n} | {k for n in names if len(k := unit_key(n)) >= 3}
+        hit = max((len(k) for k in keys if k in text), default=0)
+        if hit:
+            found[unit.id] = (hit, unit)
+    if not found:
+        return None
+    ranked = sorted(found.values(), key=lambda pair: pair[0], reverse=True)
+    if len(ranked) > 1 and ranked[0][0] == ranked[1][0]:
+        return None
+    return ranked[0][1]

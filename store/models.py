@@ -142,6 +142,11 @@ class Submission(SQLModel, table=True):
     row_count: int = 0
     problems: list[str] = _json([])  # type: ignore[assignment]
     extra_columns: list[str] = _json([])  # type: ignore[assignment]
+    # Read from paper: "pdf" (a text layer) or "ocr" (a scan or photo); None for Office.
+    source: str | None = None
+    # The cells a person should check: {"row", "field", "text", "reasons", "page", "file",
+    # "sentence"} (formbot/poll/paperwork.py).
+    doubts: list[dict] = _json([])  # type: ignore[assignment]
 
 
 # Values as JSON: JSONB on PostgreSQL (indexable, `->>` reads a field), JSON text on SQLite.

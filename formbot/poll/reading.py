@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
+import io
 import itertools
 import os
 import resource
@@ -99,11 +100,37 @@ def read_limits(limits: LimitSettings | ReadLimits | None) -> ReadLimits:
     )
 
 
+# Photos of pages in one mail read by OCR (seconds each); past it a person looks. A form
+# is one or two pages, so two forms are at most four.
+MAX_PHOTOS = 6
+TOO_MANY_PHOTOS = (f"邮件中的图片超过 {MAX_PHOTOS} 张，此图片未识别；"
+                   "请发送 Word 或 Excel 文件，或每封邮件只附一张表格的照片")
+# The smallest picture a page can be read from: a messenger's photo is 1280 px on its
+# long side, a signature's logo or a pasted emoticon a few hundred at most.
+PAGE_LONG_SIDE, PAGE_SHORT_SIDE = 800, 500
+
+
+def _could_be_a_page(inline: bool, data: bytes) -> bool:
+    """Whether a picture beside other attachments may be a photo or scan of a form: not
+    one the HTML body shows (`cid:`, a signature or a logo), and large enough."""
+    if inline:
+        return False
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:   # reads the header only
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return True   # read_file says what is wrong with it
+    return max(width, height) >= PAGE_LONG_SIDE and min(width, height) >= PAGE_SHORT_SIDE
+
+
 def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
                       limits: ReadLimits, meter: Meter | None,
                       forms: Sequence[FormSpec] | None) -> list[FileResult]:
     results: list[FileResult] = []
     seen: set[str] = set()
+    photos = 0
     for attachment in envelope.attachments:
         if attachment.decoration and (attachment.content_type.startswith("image/")
                                       or not attachment.inline):
@@ -113,9 +140,14 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
         seen.add(attachment.sha256)
         # Decoded here, once, and dropped before the next: one attachment in memory at a time.
         data = attachment.data
-        if attachment.content_type.startswith("image/") and len(envelope.attachments) > 1 \
-                and sniff(data) == "image":
-            continue  # a logo in a signature is not a submission
+        if len(envelope.attachments) > 1 and sniff(data) == "image":
+            if not _could_be_a_page(attachment.inline, data):
+                continue  # a logo in a signature, a picture in the body: not a submission
+            photos += 1
+            if photos > MAX_PHOTOS:
+                results.append(FileResult(attachment.name, "image", sha256=attachment.sha256,
+                                          size=attachment.size, problem=TOO_MANY_PHOTOS))
+                continue
         try:
             found = read_attachment(attachment.name, data, converter=converter,
                                     limits=limits,

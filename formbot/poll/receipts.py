@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from formbot.poll.paperwork import picture_note
 from formbot.settings.config import Settings
 from notifier.receipts import FormTaken, ReceiptFacts
 from parsers.files import FileResult
@@ -36,6 +37,8 @@ def build_facts(
         for form, file_names in forms.values()
     )
     unreadable = tuple((f.name, f.problem) for f in files if f.problem)
+    picture = picture_note(forms, files)     # read from a scan or photo: what to check
+    notes = [*notes, picture] if picture else notes
     campaign = settings.campaign
     declared = settings.forms
 

@@ -12,6 +12,8 @@ from loguru import logger
 from sqlmodel import Session
 
 from formbot.poll.blanks import receipt_blanks, replies_reach_mailbox
+from formbot.poll.lastresort import FROM_FILE_NAME, FROM_SUBJECT, unit_from_names
+from formbot.poll.paperwork import apply_corrections, paper_marks
 from formbot.poll.reading import Parsed
 from formbot.poll.receipts import build_facts
 from formbot.settings.config import Settings
@@ -174,6 +176,8 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         # since a clerk's private box may one day send another unit's forms.
         learned = context.learned_unit(session, envelope.from_addr)
         match = Match(learned, LEARNED) if learned else None
+        if match is None and unit_text is None:   # the file's name or the subject
+            match = unit_from_names(parsed, context.units(session))
     unit = session.get(Unit, decided or match.unit.id) if (decided or match) else None  # type: ignore[union-attr]
     message.unit_id = unit.id if unit else None
     message.unit_text = unit_text
@@ -184,6 +188,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     form_unit = {key: m.unit.id for key, m in (split or {}).items()}
 
     received_at = envelope.date or now
+    corrected = apply_corrections(session, message.key, forms)   # the admin's, kept apart
     for form, file_names in forms.values():
         repo.add_submission(
             session=session,
@@ -195,6 +200,7 @@ def store_message(session: Session, context: StoreContext, message: Message, par
                 filled_on=form.filled_on, filled_on_raw=form.filled_on_raw,
                 row_count=len(form.rows), problems=[p.describe() for p in form.problems],
                 extra_columns=form.extra_columns,
+                **paper_marks(parsed, form, file_names, corrected),
             ),
             rows=[{"seq": r.seq, "data": r.values, "raw": r.raw,
                    "problems": [p.describe() for p in r.problems]} for r in form.rows],
@@ -263,7 +269,8 @@ def _answer(session: Session, context: StoreContext, message: Message, parsed: P
         notes.append(NONE_ARRIVED_NOTE)
     if parsed.links and not forms:
         notes.append(LINK_NOTE)
-    if unit is not None and message.sender_matches_unit is False:
+    if unit is not None and message.sender_matches_unit is False \
+            and message.match_method not in (FROM_FILE_NAME, FROM_SUBJECT):
         notes.append(f"本邮件地址不在“{unit.name}”的登记邮箱中，已按表中“填报单位”归入该单位。")
     every = {spec.key for spec in settings.forms}
     by_unit = {name: every - repo.current_forms(session=session, unit_id=unit_id)

@@ -46,13 +46,15 @@ OUTCOME = {"receipt": "已发回执", "receipt-already-sent": "回执此前已�
            "waiting-for-person": "单位来信（非报送），等待工作人员回复"}
 MATCH = {"address": "按登记邮箱", "name": "按“填报单位”名称", "alias": "按单位别名",
          "fuzzy": "按相近的单位名称", "admin": "工作人员人工归入",
-         "learned": "按人工确认的发件地址"}
+         "learned": "按人工确认的发件地址", "file_name": "按附件文件名（表中未填填报单位）",
+         "subject": "按邮件主题（表中未填填报单位）"}
 OUTBOX = {"pending": "等待发送", "sent": "已发出", "failed": "发送失败", "dropped": "已放弃发送"}
 ACTION = {"login": "登录", "login-failed": "登录失败（密码错误）", "logout": "退出登录",
           "assign": "归入单位", "dismiss": "标记为无需处理", "retry": "重新处理",
           "forget-sender": "忘记发件地址", "export": "下载汇总表",
           "download-raw": "下载邮件原件", "sql": "SQL 查询",
-          "outbox-retry": "重发邮件", "outbox-drop": "放弃发送邮件"}
+          "outbox-retry": "重发邮件", "outbox-drop": "放弃发送邮件",
+          "correct-cell": "更正识别的单元格"}
 
 
 def _outcome(value: str | None) -> str:

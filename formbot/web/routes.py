@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from errors import FormbotError
 from formbot.reports.export import write_export
-from formbot.web import actions, pages
+from formbot.web import actions, pages, paper
 from formbot.web.console import (
     checked_form,
     console_of,
@@ -72,10 +72,13 @@ async def message_detail(request: Request) -> Response:
         if message is None:
             raise HTTPException(404, "没有这封邮件")
         view = pages.message_view(session, console.settings, message)
+        papers = paper.paper_views(session, message, [s.submission for s in view.submissions],
+                                  console.settings.forms)
         units = list(session.exec(select(Unit).where(Unit.active == True)))  # noqa: E712
     unmatched = view.unit is None and bool(view.submissions) and \
         message.outcome != actions.DISMISSED
     return render(request, "message.html", {"m": view, "units": units, "unmatched": unmatched,
+                                            "papers": papers,
                                             "columns": pages.columns_by_form(
                                                 console.settings.forms)})
 
@@ -94,6 +97,40 @@ async def raw_mail(request: Request) -> Response:
         session.commit()
     return _download(read_raw(path), f"邮件原件-{_id(request, 'message_id')}.eml",
                      "message/rfc822")
+
+
+@login_required
+async def page_image(request: Request) -> Response:
+    """A kept attachment's page as PNG, for the page shown beside the rows."""
+    console = console_of(request)
+    with Session(console.engine) as session:
+        message = session.get(Message, _id(request, "message_id"))
+        if message is None:
+            raise HTTPException(404, "没有这封邮件")
+        session.expunge(message)
+    try:
+        data = await run_in_threadpool(paper.page_image, message,
+                                       str(request.path_params["sha256"]),
+                                       int(request.path_params["page"]))
+    except FormbotError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@login_required
+async def correct_cell(request: Request) -> Response:
+    form = await checked_form(request)
+    console = console_of(request)
+    message_id = _id(request, "message_id")
+    seq = str(form.get("seq") or "")
+    if not seq.isdigit():
+        flash(request, "error", "请填写要更正的行号（序号）")
+        return redirect(request, "message", message_id=message_id)
+    return await _act(request, lambda: actions.Outcome(paper.correct_cell(
+        console.settings, engine=console.engine, message_id=message_id,
+        form=str(form.get("form") or ""), seq=int(seq), field_key=str(form.get("field") or ""),
+        value=str(form.get("value") or ""), now=console.now(), who=who(request))),
+        "message", message_id=message_id)
 
 
 @login_required
@@ -278,6 +315,10 @@ ROUTES = [
     Route("/messages/{message_id:int}/assign", assign, methods=["POST"], name="assign"),
     Route("/messages/{message_id:int}/dismiss", dismiss, methods=["POST"], name="dismiss"),
     Route("/messages/{message_id:int}/retry", retry, methods=["POST"], name="retry"),
+    Route("/messages/{message_id:int}/pages/{sha256:str}/{page:int}.png", page_image,
+          name="page_image"),
+    Route("/messages/{message_id:int}/correct", correct_cell, methods=["POST"],
+          name="correct_cell"),
     Route("/unmatched", unmatched, name="unmatched"),
     Route("/failed", failed, name="failed"),
     Route("/outbox", outbox_page, name="outbox"),

@@ -1,0 +1,139 @@
+"""Forms read from paper, in the console: the page image beside the rows, the doubtful
+cells listed, and the admin's correction of a cell (audited, kept apart, re-applied on
+every re-read of the mail: `formbot/poll/paperwork.py`)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from loguru import logger
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from errors import FormbotError
+from formbot.poll import pipeline
+from formbot.settings.config import Settings
+from ingest.rawstore import read_raw
+from parsers.files import sniff
+from parsers.mail import parse_mail
+from parsers.specs import FormSpec
+from store import audit
+from store.corrections import CellCorrection, corrections_for, put_correction
+from store.models import AttachmentRecord, Message, Submission
+
+PAGE_PIXELS = 1800          # the long side of a page shown in the console
+SOURCE = {"ocr": "从图片（扫描件或照片）识别", "pdf": "从 PDF 文字层读取"}
+
+
+@dataclass
+class PaperView:
+    """What the message page shows beside one submission read from paper."""
+
+    source: str
+    pages: list[tuple[str, int]]                 # (attachment sha256, page number)
+    doubts: list[dict]
+    corrections: list[CellCorrection] = field(default_factory=list)
+    fields: list[tuple[str, str]] = field(default_factory=list)   # (key, label)
+
+
+def paper_views(session: Session, message: Message, submissions: list[Submission],
+                forms: Sequence[FormSpec]) -> dict[int, PaperView]:
+    """Per submission id, for those read from a PDF or a picture."""
+    records = list(session.exec(select(AttachmentRecord).where(
+        AttachmentRecord.message_ref == message.id).order_by(col(AttachmentRecord.id))))
+    fixes = corrections_for(session, message.key)
+    views: dict[int, PaperView] = {}
+    for sub in submissions:
+        if not sub.source or sub.id is None:
+            continue
+        names = set(sub.file_name.split("、"))
+        pages = list(dict.fromkeys((d["sha256"], d["page"]) for d in sub.doubts
+                                   if d.get("sha256")))
+        if not pages:
+            pages = [(r.sha256, 1) for r in records
+                     if r.name in names and r.kind in ("image", "pdf") and r.sha256]
+        spec = next((f for f in forms if f.key == sub.form), None)
+        if spec is None:   # a form no longer declared: nothing to correct against
+            continue
+        views[sub.id] = PaperView(
+            SOURCE.get(sub.source, sub.source), pages, list(sub.doubts),
+            [f for f in fixes if f.form == sub.form],
+            [(f.key, f.label) for f in spec.data_fields])
+    return views
+
+
+def page_image(message: Message, sha256: str, page: int) -> bytes:
+    """One page of a kept attachment as PNG: a picture turned upright (EXIF) and scaled to
+    the screen, a PDF page rendered (pypdfium2). Raises FormbotError when there is none."""
+    from PIL import Image, ImageOps
+
+    envelope = parse_mail(read_raw(message.raw_path))
+    data = next((a.data for a in envelope.attachments if a.sha256 == sha256), None)
+    if data is None:
+        raise FormbotError("这封邮件里没有这个附件（可能在压缩包里），请下载邮件原件查看")
+    kind = sniff(data)
+    try:
+        if kind == "image":
+            with Image.open(io.BytesIO(data)) as opened:
+                image = ImageOps.exif_transpose(opened).convert("RGB")
+        elif kind == "pdf":
+            import pypdfium2
+
+            document = pypdfium2.PdfDocument(data)
+            try:
+                if not 1 <= page <= len(document):
+                    raise FormbotError(f"这个 PDF 没有第 {page} 页")
+                pdf_page = document[page - 1]
+                scale = PAGE_PIXELS / max(pdf_page.get_size())
+                image = pdf_page.render(scale=scale).to_pil().convert("RGB")
+            finally:
+                document.close()
+        else:
+            raise FormbotError("这个附件不是图片或 PDF，无法显示页面")
+    except FormbotError:
+        raise
+    except Exception as exc:  # a broken picture: a sentence, not a traceback
+        logger.warning("console.page_image_failed error={}", exc)
+        raise FormbotError("这个附件无法显示为图片，请下载邮件原件查看") from exc
+    image.thumbnail((PAGE_PIXELS, PAGE_PIXELS))
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=False)
+    return out.getvalue()
+
+
+def correct_cell(settings: Settings, *, engine: Engine, message_id: int, form: str,
+                 seq: int, field_key: str, value: str, now: datetime, who: str) -> str:
+    """Keep the admin's correction of one cell, audited, then store the mail again through
+    the pipeline's reprocess (which applies it); returns a sentence for the admin."""
+    spec = next((f for f in settings.forms if f.key == form), None)
+    label = next((f.label for f in spec.data_fields if f.key == field_key), None) \
+        if spec else None
+    if spec is None or label is None:
+        raise FormbotError("没有这个表格栏目，请刷新页面后再试")
+    value = value.strip()
+    if not value or len(value) > 2000:
+        raise FormbotError("请填写更正后的内容（不超过 2000 字）")
+    with Session(engine) as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise FormbotError("没有这封邮件（可能已被删除），请刷新页面")
+        sub = session.exec(select(Submission).where(
+            Submission.message_ref == message_id, Submission.form == form)).first()
+        if sub is None or not 1 <= seq <= sub.row_count:
+            raise FormbotError(f"{spec.short}没有第 {seq} 行，请核对行号")
+        was = next((d["text"] for d in sub.doubts
+                    if d.get("row") == seq and d.get("field_key") == field_key), "")
+        key = message.key
+        put_correction(session, message_key=key, form=form, seq=seq, field=field_key,
+                       value=value, was=was, at=now, who=who)
+        audit.record(session, at=now, who=who, action="correct-cell",
+                     detail=f"邮件 {key} {spec.short}第{seq}行“{label}”：“{was}” → “{value}”")
+        session.commit()
+    try:
+        pipeline.reprocess(settings, engine=engine, now=now, message_ids=[key])
+    except FormbotError as exc:   # stored; only sending failed: the receipt waits
+        logger.warning("console.correct_incomplete reason={}", exc)
+    return f"已更正{spec.short}第{seq}行“{label}”为“{value}”；重新读取这封邮件时也会保留。"
