@@ -13,6 +13,7 @@ from sqlmodel import Session
 from formbot.settings.config import Settings
 from notifier.outboxadmin import outbox_state
 from parsers.builtin import FORMS
+from store.attention import cross_unit_forms
 from store.models import Message, Unit
 from store.queries import (
     failed_messages,
@@ -74,6 +75,13 @@ def status_data(settings: Settings, *, engine: Engine,
         mismatched = [mismatch_entry(message, unit, settings) for message, unit
                       in sender_mismatches(session=session, current_only=True)
                       ] if sender_check else []
+        names = {spec.key: spec.short for spec in FORMS}
+        crossed = [{"unit": unit.name, "sender_unit": own.name,
+                    "form": names.get(sub.form, sub.form),
+                    "from": message.from_addr, "subject": message.subject,
+                    "message_id": message.message_id or message.key, "message": message.id}
+                   for sub, message, unit, own in cross_unit_forms(session=session)
+                   ] if sender_check else []
     units = []
     for item in progress:
         forms = {}
@@ -101,4 +109,5 @@ def status_data(settings: Settings, *, engine: Engine,
     }
     if sender_check:
         data["sender_mismatch"] = mismatched
+        data["crossed"] = crossed
     return data
