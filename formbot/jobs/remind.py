@@ -8,9 +8,11 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from formbot.jobs.attempts import failed_attempt
 from formbot.poll.receipts import deadline_text
 from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
+from notifier.office import letterhead
 from notifier.outbox import enqueue
 from notifier.reminders import due_slot, slot_label
 from parsers.builtin import FORMS
@@ -52,10 +54,13 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
                 report.no_address.append(item.unit.name)
                 continue
             overdue = slot > 0
+            words = letterhead(settings.smtp.from_name, campaign.contact,
+                               now.astimezone(campaign.zone).date())
             body = render("reminder.txt.j2", unit_name=item.unit.name, missing=missing,
                           overdue=overdue, campaign_title=campaign.title,
                           campaign_code=campaign.code, deadline=deadline_text(campaign.deadline),
-                          mailbox=settings.mailbox.username, contact=campaign.contact)
+                          mailbox=settings.mailbox.username, **words,
+                          failed_attempt=failed_attempt(session, item.unit, campaign.zone))
             subject = (f"{'逾期未报' if overdue else '催报'}提醒（{slot_label(slot)}）："
                        f"{campaign.code} {'、'.join(missing)}")
             mail = compose(kind="reminder", sender=sender, to=to,

@@ -14,8 +14,9 @@ from sqlmodel import Session
 from formbot.poll.placing import place_forms
 from formbot.poll.reading import Parsed
 from formbot.poll.receipts import build_facts
+from formbot.poll.wording import receipt_body
 from formbot.settings.config import Settings
-from notifier.compose import Sender, compose, render
+from notifier.compose import Sender, compose
 from notifier.outbox import enqueue
 from notifier.policy import MailFacts, decide, mentions
 from notifier.receipts import receipt_subject
@@ -213,7 +214,10 @@ def store_message(session: Session, context: StoreContext, message: Message, par
             also=[f"{spec.short}按表中“填报单位”归入“{crossed[spec.key].name}”。"
                   for spec in FORMS if spec.key in crossed],
             units_named=named or None,
-            copy_to=[a for u in crossed.values() for a in context.addresses(session, u.id)])
+            copy_to=[a for u in crossed.values() for a in context.addresses(session, u.id)],
+            form_units={spec.short: crossed[spec.key].name for spec in FORMS
+                        if spec.key in crossed and unit is not None
+                        and crossed[spec.key].id != unit.id})
     message.status, message.error = "processed", None
     message.attempts += 1
     session.add(message)
@@ -222,7 +226,8 @@ def store_message(session: Session, context: StoreContext, message: Message, par
 def _answer(session: Session, context: StoreContext, message: Message, parsed: Parsed,
             unit: Unit | None, unit_text: str | None, *, now: datetime,
             also: list[str] | None = None, units_named: dict[int, str] | None = None,
-            copy_to: list[str] | None = None) -> None:
+            copy_to: list[str] | None = None,
+            form_units: dict[str, str] | None = None) -> None:
     """Queue the receipt, unless the mail is one not to answer (notifier/policy.py).
     `units_named`: the units a mail's forms were split between, each told what it still
     has to send."""
@@ -253,7 +258,7 @@ def _answer(session: Session, context: StoreContext, message: Message, parsed: P
     facts = build_facts(settings, subject=envelope.subject, unit_name=unit.name if unit else None,
                         unit_text=unit_text, forms=forms, files=parsed.files,
                         missing=every - done, notes=notes, missing_by_unit=by_unit)
-    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms)
+    body = receipt_body(settings, facts, now=now, form_units=form_units)
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
                    to=[envelope.from_addr], subject=receipt_subject(facts), body=body,
