@@ -97,7 +97,7 @@ def test_activity_monday_volunteer_wednesday_two_receipts(tmp_path: Path,
     assert to(first) == DH
     assert_receipt_headers(first, "<mon-act@dh.example.cn>")
     body = text(first)
-    assert DH_UNIT in body and "主题活动申报表" in body and "收取 3 行" in body
+    assert DH_UNIT in body and "主题活动申报表" in body and "已收到3行" in body
     assert "尚未收到" in body and "志愿者服务队登记表" in body.split("尚未收到")[1]
     dh = office.unit(DH_UNIT)
     assert dh["forms"]["activity"] == {"submitted": True, "rows": 3,
@@ -110,7 +110,7 @@ def test_activity_monday_volunteer_wednesday_two_receipts(tmp_path: Path,
     second, = office.new_mail()
     assert_receipt_headers(second, "<wed-vol@dh.example.cn>")
     body = text(second)
-    assert "志愿者服务队登记表" in body and "收取 2 行" in body
+    assert "志愿者服务队登记表" in body and "已收到2行" in body
     assert "尚未收到" not in body and "均已收齐" in body
     data = office.status()
     assert data["units_complete"] == 1
@@ -131,7 +131,7 @@ def test_correction_mail_replaces_rows_in_status_export_and_receipt(tmp_path: Pa
                         message_id="<fix@dh.example.cn>"))
     office.poll(at(12, 10, 5))
     receipt, = office.new_mail()
-    assert "收取 1 行" in text(receipt) and "均已收齐" in text(receipt)
+    assert "已收到1行" in text(receipt) and "均已收齐" in text(receipt)
     assert office.unit(DH_UNIT)["forms"]["activity"]["rows"] == 1
     exported = rows_of(office, "主题活动申报表", DH_UNIT)
     assert [r["活动名称"] for r in exported] == ["劳模先进事迹报告会（更正）"]
@@ -193,7 +193,7 @@ def test_same_form_attached_loose_and_again_in_a_zip_is_counted_once(
     dh = office.unit(DH_UNIT)
     assert (dh["forms"]["activity"]["rows"], dh["forms"]["volunteer_team"]["rows"]) == (3, 2)
     assert len(rows_of(office, "主题活动申报表", DH_UNIT)) == 3
-    assert "收取 3 行" in text(office.new_mail()[0])
+    assert "已收到3行" in text(office.new_mail()[0])
 
 
 def test_same_form_sent_as_word_and_as_excel_in_one_mail_is_counted_once(

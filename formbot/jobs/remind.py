@@ -62,7 +62,7 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
                           mailbox=settings.mailbox.username, **words,
                           failed_attempt=failed_attempt(session, item.unit, campaign.zone))
             subject = (f"{'逾期未报' if overdue else '催报'}提醒（{slot_label(slot)}）："
-                       f"{campaign.code} {'、'.join(missing)}")
+                       f"{campaign.code}，{'、'.join(missing)}")
             mail = compose(kind="reminder", sender=sender, to=to,
                            subject=subject, body=body, now=now)
             # The unique key is the once-ever guarantee, across restarts and racing workers.
