@@ -134,6 +134,7 @@ def compose(
     now: datetime,
     in_reply_to: str | None = None,
     attachments: Sequence[Attachment] = (),
+    cc: list[str] | None = None,
 ) -> Composed:
     """A plain UTF-8 message carrying the headers that keep bots from answering bots.
 
@@ -154,6 +155,8 @@ def compose(
     # a mail only leaves through a server offering SMTPUTF8, which reads it so.
     to_text = _one_line(", ".join(header_address(a) for a in to))
     message["To"] = to_text if to_text.isascii() else _UTF8_TO
+    if cc:  # a unit another unit's mail filed a form under: told with the same receipt
+        message["Cc"] = _one_line(", ".join(header_address(a) for a in cc))
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=f"formbot.{kind}",
@@ -168,4 +171,4 @@ def compose(
     raw = message.as_bytes(policy=_WIRE)
     if not to_text.isascii():
         raw = raw.replace(f"To: {_UTF8_TO}\r\n".encode(), f"To: {to_text}\r\n".encode(), 1)
-    return Composed(raw=raw, subject=subject, recipients=list(to))
+    return Composed(raw=raw, subject=subject, recipients=[*to, *(cc or [])])

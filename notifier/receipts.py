@@ -11,6 +11,7 @@ class FormTaken:
     rows: int
     files: tuple[str, ...]
     problems: tuple[str, ...] = ()
+    unit: str = ""     # the unit it went to, when not the mail's own (another unit's form)
 
 
 @dataclass(frozen=True)
@@ -38,5 +39,6 @@ class ReceiptFacts:
 
 def receipt_subject(facts: ReceiptFacts) -> str:
     original = facts.original_subject.strip() or facts.campaign_code
-    status = "已收到" if facts.has_forms else "未能读取表格"
+    status = "已收到" if facts.has_forms else ("无需再报送" if not facts.missing and facts.unit_name
+                                             and not facts.unreadable else "未能读取表格")
     return f"回执（{status}）：{original}"[:200]

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from formbot.cli.digest import digest
 from formbot.cli.forms import forms
 from formbot.cli.options import (
     campaign_option,
@@ -186,8 +187,9 @@ def units_list(config_path: str | None, campaign: str | None) -> None:
 @config_option
 @campaign_option
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（见 CONTRACT.md）")
+@click.option("-v", "--verbose", is_flag=True, help="同时列出邮件编号（Message-ID）")
 @friendly
-def status(config_path: str | None, campaign: str | None, as_json: bool) -> None:
+def status(config_path: str | None, campaign: str | None, as_json: bool, verbose: bool) -> None:
     """各单位提交情况、未匹配和处理失败的邮件。"""
     from formbot.reports.status import status_data
     from formbot.reports.terminal import print_status
@@ -199,7 +201,7 @@ def status(config_path: str | None, campaign: str | None, as_json: bool) -> None
 
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print_status(data, settings.forms)
+        print_status(data, settings.forms, verbose=verbose)
         _other_campaigns(config_path, settings)
 
 
@@ -372,6 +374,7 @@ def serve(config_path: str | None, campaign: str | None, host: str, port: int) -
 
 
 main.add_command(outbox)
+main.add_command(digest)  # formbot digest [--now] [--send]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import tempfile
 from datetime import datetime
@@ -9,10 +11,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
+from rich.console import Console
+from rich.markup import escape
+from sqlmodel import Session
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.mailbox import DEMO_UNITS, demo_mailbox
 from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.jobs.digest import digest_text
 from formbot.jobs.remind import queue_reminders
 from formbot.poll import pipeline
 from formbot.reports.export import write_export
@@ -59,6 +65,21 @@ def demo_config(work_dir: Path, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> Path:
     return path
 
 
+def _show_sent(console: Console, sent: list[tuple[str, list[str], bytes]]) -> None:
+    """One receipt and one reminder as a unit reads them (issue 14 part 6)."""
+    shown: set[str] = set()
+    for _, _, raw in sent:
+        mail = email.message_from_bytes(raw, policy=email.policy.default)
+        kind = str(mail["X-Formbot-Kind"])
+        if kind in shown or kind not in ("receipt", "reminder"):
+            continue
+        shown.add(kind)
+        part = mail.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        console.rule("一封回执" if kind == "receipt" else "一封催报")
+        console.print(escape(f"收件人：{mail['To']}\n主题：{mail['Subject']}\n\n"
+                             f"{part.get_content() if part is not None else ''}"))
+
+
 def run_demo(*, work_dir: Path | None, export_path: Path) -> None:
     console = make_console()
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="formbot-demo-"))
@@ -84,6 +105,12 @@ def run_demo(*, work_dir: Path | None, export_path: Path) -> None:
         reminders = queue_reminders(settings, engine=engine, now=POLL_AT)
         delivery = drain(engine, pipeline.smtp_target(settings), now=POLL_AT, sender=BOT)
         print_remind_report(reminders, delivery)
+
+        _show_sent(console, smtp.messages)
+        console.rule("每日汇总（发给管理员的邮件）")
+        with Session(engine) as session:
+            subject, body = digest_text(settings, session=session, now=POLL_AT)
+        console.print(escape(f"主题：{subject}\n\n{body}"))
 
         console.rule("提交情况")
         print_status(status_data(settings, engine=engine, sender_check=True), settings.forms)

@@ -8,10 +8,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from formbot.jobs.attempts import failed_attempt
 from formbot.poll.blanks import chosen, load_blanks, replies_reach_mailbox
 from formbot.poll.receipts import deadline_text
 from formbot.settings.config import Settings
 from notifier.compose import Sender, compose, render
+from notifier.office import letterhead
 from notifier.outbox import enqueue
 from notifier.reminders import due_slot, slot_label
 from store import repo
@@ -57,14 +59,17 @@ def queue_reminders(settings: Settings, *, engine: Engine, now: datetime) -> Rem
             overdue = slot > 0
             # The blank forms it owes go with it: the unit fills them in and replies.
             blanks = chosen(templates, [spec.key for spec in owed])
+            words = letterhead(settings.smtp.from_name, campaign.contact,
+                               now.astimezone(campaign.zone).date())
             body = render("reminder.txt.j2", unit_name=item.unit.name, missing=missing,
                           blanks=[name for name, _, _ in blanks], reply_here=reply_here,
                           all_blank=all(spec.key in templates for spec in owed),
                           overdue=overdue, campaign_title=campaign.title,
                           campaign_code=campaign.code, deadline=deadline_text(campaign.deadline),
-                          mailbox=settings.mailbox.username, contact=campaign.contact)
+                          mailbox=settings.mailbox.username, **words,
+                          failed_attempt=failed_attempt(session, item.unit, campaign.zone))
             subject = (f"{'逾期未报' if overdue else '催报'}提醒（{slot_label(slot)}）："
-                       f"{campaign.code} {'、'.join(missing)}")
+                       f"{campaign.code}，{'、'.join(missing)}")
             mail = compose(kind="reminder", sender=sender, to=to,
                            subject=subject, body=body, now=now, attachments=blanks)
             # The unique key is the once-ever guarantee, across restarts and racing workers.

@@ -14,16 +14,17 @@ from sqlmodel import Session
 from formbot.poll.blanks import receipt_blanks, replies_reach_mailbox
 from formbot.poll.lastresort import FROM_FILE_NAME, FROM_SUBJECT, unit_from_names
 from formbot.poll.paperwork import apply_corrections, paper_marks
+from formbot.poll.placing import place_forms
 from formbot.poll.reading import Parsed
 from formbot.poll.receipts import build_facts
+from formbot.poll.wording import receipt_body
 from formbot.settings.config import Settings
-from notifier.compose import Sender, compose, render
+from notifier.compose import Sender, compose
 from notifier.outbox import enqueue
 from notifier.policy import MailFacts, decide, mentions
 from notifier.receipts import receipt_subject
 from parsers.builtin import builtin_forms
-from parsers.forms import FormData
-from parsers.units import Match, UnitRef, identify, unit_key
+from parsers.units import UnitRef
 from store import repo
 from store.models import Message, Submission, Unit
 
@@ -58,6 +59,11 @@ class StoreContext:
         address = address.strip().lower()
         return address in self._learned or any(
             address == e.lower() for u in self._registry(session) for e in u.emails)
+
+    def learned(self, session: Session) -> dict[str, int]:
+        """Addresses the admin confirmed, each with its unit's id."""
+        self._registry(session)
+        return dict(self._learned)
 
     def learned_unit(self, session: Session, address: str) -> UnitRef | None:
         """The unit the admin confirmed this sender for in the console, if any."""
@@ -163,29 +169,35 @@ def store_message(session: Session, context: StoreContext, message: Message, par
     # re-read: `formbot reprocess` must not undo a person's decision.
     decided = message.unit_id if message.match_method == ADMIN else None
     dismissed = message.outcome == DISMISSED
-    match: Match | None = None if decided else identify(envelope.from_addr, unit_text,
-                                                        context.units(session))
-    split = {} if decided or (match and match.method == "address") else _split_by_unit(
-        envelope.from_addr, forms, context.units(session))
-    if split is None:  # forms naming different units, not all of them known: a person looks
-        match = None
-    elif split:
-        match = next(iter(split.values()))
-    elif match is None and not decided:
-        # Last: an address the admin confirmed for a unit. After the form's own 填报单位,
-        # since a clerk's private box may one day send another unit's forms.
-        learned = context.learned_unit(session, envelope.from_addr)
-        match = Match(learned, LEARNED) if learned else None
-        if match is None and unit_text is None:   # the file's name or the subject
-            match = unit_from_names(parsed, context.units(session))
-    unit = session.get(Unit, decided or match.unit.id) if (decided or match) else None  # type: ignore[union-attr]
+    # Each form to the unit its own 填报单位 names, then the sender's (formbot/poll/placing.py).
+    placement = place_forms(envelope.from_addr,
+                            {key: form.unit_text for key, (form, _) in forms.items()},
+                            context.units(session), context.learned(session))
+    ref = None if decided else placement.mail_unit
+    last_resort = None
+    if ref is None and not decided and unit_text is None:
+        # Last of all: the registered unit the attachment's file name or the subject names.
+        last_resort = unit_from_names(parsed, context.units(session))
+        ref = last_resort.unit if last_resort else None
+    unit = session.get(Unit, decided or ref.id) if (decided or ref) else None  # type: ignore[union-attr]
     message.unit_id = unit.id if unit else None
     message.unit_text = unit_text
-    message.match_method = ADMIN if decided else (match.method if match else None)
+    method = next((m.method for m in placement.forms.values() if m and ref
+                   and m.unit.id == ref.id), None)
+    if ref is not None and method is None and placement.sender is not None:
+        method = "address"
+    if last_resort is not None:
+        method = last_resort.method
+    message.match_method = ADMIN if decided else (method if unit else None)
     addresses = context.addresses(session, unit.id) if unit and unit.id else ()  # type: ignore[arg-type]
     message.sender_matches_unit = (
         envelope.from_addr.lower() in {a.lower() for a in addresses} if addresses else None)
-    form_unit = {key: m.unit.id for key, m in (split or {}).items()}
+    crossed = {} if decided or unit is None else placement.crossed
+    if not decided and unit is not None and placement.sender is None:
+        # A stranger's mail whose forms name different units: each to its own.
+        crossed = {k: m.unit for k, m in placement.forms.items()
+                   if m is not None and m.unit.id != unit.id}
+    form_unit = {key: ref_unit.id for key, ref_unit in crossed.items()}
 
     received_at = envelope.date or now
     corrected = apply_corrections(session, message.key, forms)   # the admin's, kept apart
@@ -217,36 +229,29 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         message.attempts += 1
         session.add(message)
         return
-    others = sorted({m.unit.name for m in (split or {}).values()} - {unit.name if unit else ""})
+    named = {u.id: u.name for u in crossed.values()}
+    if crossed:
+        for own in (unit, placement.sender):
+            if own is not None:
+                named[own.id] = own.name  # type: ignore[index]
     _answer(session, context, message, parsed, unit, unit_text, now=now,
-            also=[f"{spec.short}按表中“填报单位”归入“{m.unit.name}”。"
-                  for spec in context.settings.forms if (m := (split or {}).get(spec.key))]
-            if others else [],
-            units_named={m.unit.id: m.unit.name for m in (split or {}).values()}
-            if others else None)
+            also=[f"{spec.short}按表中“填报单位”归入“{crossed[spec.key].name}”。"
+                  for spec in context.settings.forms if spec.key in crossed],
+            units_named=named or None,
+            copy_to=[a for u in crossed.values() for a in context.addresses(session, u.id)],
+            form_units={spec.short: crossed[spec.key].name for spec in context.settings.forms
+                        if spec.key in crossed and unit is not None
+                        and crossed[spec.key].id != unit.id})
     message.status, message.error = "processed", None
     message.attempts += 1
     session.add(message)
 
 
-def _split_by_unit(address: str, forms: dict[str, tuple[FormData, list[str]]],
-                   units: list[UnitRef]) -> dict[str, Match] | None:
-    """Each form's own unit, for mail not from a registered address whose forms name
-    different units (one clerk sending for two): {} when they name one unit or none
-    differ, None when they differ and some name no known unit."""
-    texts = {key: form.unit_text for key, (form, _) in forms.items() if form.unit_text}
-    if len({unit_key(text) for text in texts.values()}) < 2:
-        return {}
-    found = {key: identify(address, text, units) for key, text in texts.items()}
-    if any(m is None for m in found.values()) or len(texts) < len(forms):
-        return None
-    matches = {key: m for key, m in found.items() if m is not None}
-    return matches if len({m.unit.id for m in matches.values()}) > 1 else {}
-
-
 def _answer(session: Session, context: StoreContext, message: Message, parsed: Parsed,
             unit: Unit | None, unit_text: str | None, *, now: datetime,
-            also: list[str] | None = None, units_named: dict[int, str] | None = None) -> None:
+            also: list[str] | None = None, units_named: dict[int, str] | None = None,
+            copy_to: list[str] | None = None,
+            form_units: dict[str, str] | None = None) -> None:
     """Queue the receipt, unless the mail is one not to answer (notifier/policy.py).
     `units_named`: the units a mail's forms were split between, each told what it still
     has to send."""
@@ -281,13 +286,15 @@ def _answer(session: Session, context: StoreContext, message: Message, parsed: P
     # The blank forms it asks for go with it (a declaration's `template`).
     blanks = receipt_blanks(settings.forms, unit_known=unit is not None, has_forms=bool(forms),
                             missing=every - done, missing_by_unit=by_unit)
-    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms,
-                  blanks=[name for name, _, _ in blanks],
-                  reply_here=replies_reach_mailbox(settings))
+    body = receipt_body(settings, facts, now=now, form_units=form_units,
+                        blanks=[name for name, _, _ in blanks],
+                        reply_here=replies_reach_mailbox(settings))
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
                    to=[envelope.from_addr], subject=receipt_subject(facts), body=body,
-                   now=now, in_reply_to=envelope.message_id, attachments=blanks)
+                   now=now, in_reply_to=envelope.message_id, attachments=blanks,
+                   cc=[a for a in dict.fromkeys(copy_to or [])
+                       if a.lower() != envelope.from_addr.lower()])
     queued = enqueue(session, kind="receipt", dedup_key=f"receipt:{message.key}", message=mail,
                      now=now, unit_id=unit.id if unit else None, message_ref=message.id)
     message.outcome = "receipt" if queued else "receipt-already-sent"

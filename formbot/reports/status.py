@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from formbot.reports.mailtext import own_words
 from formbot.settings.config import Settings
 from formbot.settings.declared import complete
 from notifier.outboxadmin import outbox_state
+from store.attention import cross_unit_forms, waiting_for_person
 from store.models import Message, Unit
 from store.queries import (
     failed_messages,
@@ -60,6 +62,22 @@ def mismatch_entry(message: Message, unit: Unit, settings: Settings) -> dict[str
     }
 
 
+def _contact(item: Any) -> str:
+    """How to reach a unit: the contact person of its latest form, and its addresses."""
+    latest = max(item.forms.values(), key=lambda s: s.received_at, default=None)
+    person = " ".join(x for x in (latest.contact, latest.phone) if x) if latest else ""
+    return "　".join(x for x in (person, "、".join(item.unit.emails)) if x)
+
+
+def waiting_entry(message: Message, unit: Unit | None, settings: Settings) -> dict[str, Any]:
+    """One `waiting` item of the status JSON: a mail a person should answer."""
+    received = local_time(message.sent_at or message.received_at, settings)
+    return {"message_id": message.message_id or message.key, "from": message.from_addr,
+            "unit": unit.name if unit else None, "subject": message.subject,
+            "received_at": received.isoformat(timespec="seconds") if received else None,
+            "text": own_words(message.raw_path)}
+
+
 def status_data(settings: Settings, *, engine: Engine,
                 sender_check: bool = False) -> dict[str, Any]:
     """The status JSON of CONTRACT.md, exactly. With `sender_check` (the text table and the
@@ -70,9 +88,20 @@ def status_data(settings: Settings, *, engine: Engine,
         unmatched = unmatched_messages(session=session)
         failed = failed_messages(session=session)
         outbox = outbox_state(session, settings.campaign.zone)
+        waiting = [waiting_entry(message, session.get(Unit, message.unit_id)
+                                 if message.unit_id else None, settings)
+                   for message in waiting_for_person(session=session)]
         mismatched = [mismatch_entry(message, unit, settings) for message, unit
                       in sender_mismatches(session=session, current_only=True)
                       ] if sender_check else []
+        names = {spec.key: spec.short for spec in settings.forms}
+        crossed = [{"unit": unit.name, "sender_unit": own.name,
+                    "form": names.get(sub.form, sub.form),
+                    "from": message.from_addr, "subject": message.subject,
+                    "message_id": message.message_id or message.key, "message": message.id}
+                   for sub, message, unit, own in cross_unit_forms(session=session)
+                   ] if sender_check else []
+    contacts = {item.unit.name: _contact(item) for item in progress}
     units = []
     for item in progress:
         forms = {}
@@ -97,7 +126,12 @@ def status_data(settings: Settings, *, engine: Engine,
         "failed": [{"message_id": m.message_id or m.key, "error": m.error or ""} for m in failed],
         # Additive (issue 11): outgoing mail waiting, being retried, or given up.
         "outbox": outbox,
+        # Additive (issue 14): a unit's mail without a form (a question, a thank-you) that
+        # the bot does not answer: a person does.
+        "waiting": waiting,
     }
     if sender_check:
         data["sender_mismatch"] = mismatched
+        data["crossed"] = crossed
+        data["contacts"] = contacts
     return data

@@ -76,40 +76,12 @@ def _delivery_parts(delivery: Any) -> list[str]:
     return parts
 
 
-def print_status(data: dict[str, Any], forms: tuple[FormSpec, ...]) -> None:
+def print_status(data: dict[str, Any], forms: tuple[FormSpec, ...], *,
+                 verbose: bool = False) -> None:
+    from formbot.reports.statustable import print_status_table
+
     console = make_console()
-    table = Table(title=f"{data['campaign']}　截止 {data['deadline']}　"
-                        f"已交齐 {data['units_complete']}/{data['units_total']} 个单位")
-    table.add_column("单位", no_wrap=True)
-    for spec in forms:
-        table.add_column(spec.short)
-    table.add_column("最近提交")
-    table.add_column("催报", justify="right")
-    suspect = {item["unit"] for item in data.get("sender_mismatch", [])}
-    for unit in data["units"]:
-        cells = []
-        times = []
-        for spec in forms:
-            form = unit["forms"][spec.key]
-            if form["submitted"]:
-                cells.append(f"[green]已提交[/]（{form['rows']}行）")
-                times.append(form["received_at"])
-            else:
-                cells.append("[red]未提交[/]")
-        latest = max(times)[5:16].replace("T", " ") if times else "—"
-        name = unit["name"] + (" ※" if unit["name"] in suspect else "")
-        table.add_row(name, *cells, latest, str(unit["reminders_sent"]))
-    console.print(table)
-    print_sender_mismatch(console, data.get("sender_mismatch", []))
-    if data["unmatched"]:
-        console.print(f"\n[yellow]未能确认单位的邮件 {len(data['unmatched'])} 封：[/]")
-        for item in data["unmatched"]:
-            console.print(f"  {item['from']}　填报单位写作：{item['unit_text'] or '（未填）'}"
-                          f"　{item['message_id']}")
-    if data["failed"]:
-        console.print(f"\n[red]处理失败的邮件 {len(data['failed'])} 封（会自动重试）：[/]")
-        for item in data["failed"]:
-            console.print(f"  {item['message_id']}：{item['error']}")
+    print_status_table(console, data, forms, verbose=verbose)
     print_outbox(console, data.get("outbox"))
 
 

@@ -21,9 +21,10 @@ from formbot.poll.converters import LazyConverter
 from formbot.poll.reading import Parsed, Readers
 from formbot.poll.receipts import build_facts
 from formbot.poll.storing import ADMIN, DISMISSED, StoreContext, store_message
+from formbot.poll.wording import receipt_body
 from formbot.settings.config import Settings
 from ingest.rawstore import read_raw
-from notifier.compose import Sender, compose, render
+from notifier.compose import Sender, compose
 from notifier.outbox import drain, enqueue
 from notifier.receipts import receipt_subject
 from parsers.units import UnitRef
@@ -175,16 +176,14 @@ def _queue_assigned_receipt(session: Session, settings: Settings, message: Messa
                             now: datetime) -> bool:
     session.flush()
     done = repo.current_forms(session=session, unit_id=unit.id)  # type: ignore[arg-type]
-    note = (f"经工作人员核对，这封邮件已归入“{unit.name}”。"
-            "此前回执中“未能确认您的单位”的提示可以不再理会。")
+    note = f"经工作人员核对，这封邮件已归入“{unit.name}”，此前回执中“未能确认单位”的提示已不适用。"
     facts = build_facts(settings, subject=parsed.envelope.subject, unit_name=unit.name,
                         unit_text=unit_text, forms=parsed.forms, files=parsed.files,
                         missing={spec.key for spec in settings.forms} - done, notes=[note])
     blanks = receipt_blanks(settings.forms, unit_known=True, has_forms=bool(parsed.forms),
                             missing={spec.key for spec in settings.forms} - done)
-    body = render("receipt.txt.j2", **facts.__dict__, has_forms=facts.has_forms,
-                  blanks=[name for name, _, _ in blanks],
-                  reply_here=replies_reach_mailbox(settings))
+    body = receipt_body(settings, facts, now=now, blanks=[name for name, _, _ in blanks],
+                        reply_here=replies_reach_mailbox(settings))
     mail = compose(kind="receipt",
                    sender=Sender(settings.smtp.from_address, settings.smtp.from_name),
                    to=[parsed.envelope.from_addr], subject=receipt_subject(facts), body=body,

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from formbot.settings.config import Settings
 from formbot.web.auth import LoginThrottle, PasswordHash, Sessions
+from formbot.web.clerkroutes import ROUTES as CLERK_ROUTES
 from formbot.web.console import (
     CAMPAIGN_KEY,
     CAMPAIGN_PREFIX,
@@ -192,6 +193,7 @@ def create_app(settings: Settings, *, engine: Engine, password: PasswordHash,
         Route("/login", login, methods=["GET", "POST"], name="login"),
         Route("/logout", logout, methods=["POST"], name="logout"),
         *ROUTES,
+        *CLERK_ROUTES,
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error},

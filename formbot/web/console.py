@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from formbot.reports.sentences import error_sentence
 from formbot.reports.status import auth_summary
 from formbot.settings.config import Settings
 from formbot.web.auth import (
@@ -31,6 +32,7 @@ from formbot.web.auth import (
     same_token,
 )
 from formbot.web.pages import nav_counts
+from parsers.files import KIND_NAMES
 
 TEMPLATES = Path(__file__).with_name("templates")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -43,7 +45,8 @@ OUTCOME = {"receipt": "已发回执", "receipt-already-sent": "回执此前已�
            "no-reply:rate-limited": "同一发件人今天回复过多，未回复",
            "no-reply:spam": "上游已标记为垃圾邮件，未回复",
            "no-reply:read-notification": "已读回执，未回复",
-           "waiting-for-person": "单位来信（非报送），等待工作人员回复"}
+           "waiting-for-person": "单位来信（非报送），等待工作人员回复",
+           "handled": "单位来信，工作人员已处理"}
 MATCH = {"address": "按登记邮箱", "name": "按“填报单位”名称", "alias": "按单位别名",
          "fuzzy": "按相近的单位名称", "admin": "工作人员人工归入",
          "learned": "按人工确认的发件地址", "file_name": "按附件文件名（表中未填填报单位）",
@@ -54,7 +57,9 @@ ACTION = {"login": "登录", "login-failed": "登录失败（密码错误）", "
           "forget-sender": "忘记发件地址", "export": "下载汇总表",
           "download-raw": "下载邮件原件", "sql": "SQL 查询",
           "outbox-retry": "重发邮件", "outbox-drop": "放弃发送邮件",
-          "correct-cell": "更正识别的单元格"}
+          "correct-cell": "更正识别的单元格",
+          "handled": "来信已处理", "move": "移动表格", "confirm-sender": "确认发件地址",
+          "reject-sender": "拒绝发件地址", "add-unit": "新增单位"}
 
 
 def _outcome(value: str | None) -> str:
@@ -89,7 +94,8 @@ def _templates() -> Jinja2Templates:
     templates.env.filters.update(
         status=lambda v: STATUS.get(v, v), outcome=_outcome,
         match=lambda v: MATCH.get(v or "", v or ""), outbox=lambda v: OUTBOX.get(v, v),
-        action=lambda v: ACTION.get(v, v), auth=auth_summary,
+        action=lambda v: ACTION.get(v, v), auth=auth_summary, sentence=error_sentence,
+        kind=lambda v: KIND_NAMES.get(v or "", "未知类型"),
         form_name=form_name, forms_list=forms_list)
     return templates
 

@@ -74,6 +74,8 @@ def open_unmatched(session: Session) -> list[Message]:
 
 def nav_counts(session: Session) -> dict[str, int]:
     return {"unmatched": len(open_unmatched(session)),
+            "waiting": len(session.exec(select(Message.id).where(
+                Message.outcome == "waiting-for-person")).all()),
             "failed": len(failed_messages(session=session)),
             "outbox": len(session.exec(select(Outgoing.id).where(
                 Outgoing.status == "failed")).all())}
@@ -171,6 +173,13 @@ class MessageView:
     subject: str = ""
     from_name: str = ""
     from_addr: str = ""
+
+    @property
+    def text(self) -> str:
+        """The mail's own text, read from its kept copy (only where a page shows it)."""
+        from formbot.reports.mailtext import mail_text
+
+        return mail_text(self.message.raw_path)
 
 
 def _headers(message: Message) -> tuple[str, str, str]:

@@ -77,8 +77,11 @@ async def message_detail(request: Request) -> Response:
         units = list(session.exec(select(Unit).where(Unit.active == True)))  # noqa: E712
     unmatched = view.unit is None and bool(view.submissions) and \
         message.outcome != actions.DISMISSED
+    from formbot.reports.mailtext import mail_text
+
     return render(request, "message.html", {"m": view, "units": units, "unmatched": unmatched,
                                             "papers": papers,
+                                            "text": mail_text(message.raw_path),
                                             "columns": pages.columns_by_form(
                                                 console.settings.forms)})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, time
 from pathlib import Path
@@ -71,8 +72,10 @@ def test_a_campaign_of_reminders(campaign: tuple[Bot, EmbeddedIMAP, EmbeddedSMTP
     imap.append(build_mail(from_addr="dhjd_gh@example.cn", to_addr=BOT, subject="申报", body="",
                            attachments=[("1.docx", activity_docx(ACTIVITY)),
                                         ("2.docx", volunteer_docx(VOLUNTEER))]))
+    # (Its own form: a form naming 定海路 would be 定海路's, whoever sends it.)
     imap.append(build_mail(from_addr="yinhang_gh@example.cn", to_addr=BOT, subject="申报",
-                           body="", attachments=[("1.docx", activity_docx(ACTIVITY))]))
+                           body="", attachments=[("1.docx", activity_docx(
+                               dataclasses.replace(ACTIVITY, unit_text="殷行街道总工会")))]))
     bot.poll(at(10))
     receipts = len(smtp.messages)
 

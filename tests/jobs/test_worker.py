@@ -154,8 +154,8 @@ def test_the_admin_gets_one_digest_a_day(
     assert digests[0]["X-Formbot-Kind"] == "digest"
     assert digests[0]["Auto-Submitted"] == "auto-generated"
     text = body_of(digests[0])
-    assert "定海路街道总工会：主题活动申报表 3 行" in text
-    assert "殷行街道总工会：缺 主题活动申报表、志愿者服务队登记表" in text
+    assert "定海路街道总工会：主题活动申报表3行" in text
+    assert "殷行街道总工会：缺主题活动申报表、志愿者服务队登记表" in text
     assert "已交齐：1/4" in text
     with Session(bot.engine) as session:
         assert len(session.exec(select(Outgoing).where(Outgoing.kind == "digest")).all()) == 1

@@ -4,6 +4,7 @@ its template; the file names read in Chinese, the bytes are the template's own."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import EmailMessage
@@ -37,6 +38,10 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 def at(day: int, hour: int = 9) -> datetime:
     return datetime(2018, 6, day, hour, 30, tzinfo=TZ)
 
+
+# Each unit's own forms name it in 填报单位: a form naming another unit is that unit's.
+YINHANG_TEAMS = dataclasses.replace(VOLUNTEER, unit_text="殷行街道总工会")
+KONGJIANG_ACTS = dataclasses.replace(ACTIVITY, unit_text="控江路街道总工会")
 
 def with_template(tmp_path: Path, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> tuple[Path, bytes]:
     """Today's two forms, declared in a file beside config.yaml; only 附件1 has a blank
@@ -80,9 +85,9 @@ def test_a_reminder_carries_the_blank_forms_the_unit_still_owes(
                            attachments=[("1.docx", activity_docx(ACTIVITY)),
                                         ("2.docx", volunteer_docx(VOLUNTEER))]))
     imap.append(build_mail(from_addr="yinhang_gh@example.cn", to_addr=BOT, subject="申报",
-                           body="", attachments=[("2.docx", volunteer_docx(VOLUNTEER))]))
+                           body="", attachments=[("2.docx", volunteer_docx(YINHANG_TEAMS))]))
     imap.append(build_mail(from_addr="kjl_gh@example.cn", to_addr=BOT, subject="申报",
-                           body="", attachments=[("1.docx", activity_docx(ACTIVITY))]))
+                           body="", attachments=[("1.docx", activity_docx(KONGJIANG_ACTS))]))
     robot.poll(at(10))
     report = queue_reminders(robot.settings, engine=robot.engine, now=at(14))
     drain(robot.engine, smtp_target(robot.settings), now=at(14), sender=BOT)
@@ -93,14 +98,14 @@ def test_a_reminder_carries_the_blank_forms_the_unit_still_owes(
     assert files_of(yinhang) == [(TEMPLATE_NAME, DOCX, blank)]      # the very file, once
     text = body_of(yinhang)
     assert f"附件为空白表格（{TEMPLATE_NAME}），填好后直接回复本邮件即可" in text
-    assert "主题活动申报表" in text and "志愿者服务队登记表" not in text
+    assert "（1）主题活动申报表" in text   # owed, with its blank form attached
     # The name as our own reader (and so 126/QQ/Outlook-style parsers) decodes it.
     [(name, data)] = [(a.name, a.data) for a in parse_mail(yinhang.as_bytes()).attachments]
     assert (name, data) == (TEMPLATE_NAME, blank)
 
     [kongjiang] = sent_to(smtp, "kjl_gh@example.cn", "reminder")
     assert files_of(kongjiang) == [] and not kongjiang.is_multipart()
-    assert "请填写通知所附表格，作为 Word 或 Excel 附件发送到" in body_of(kongjiang)
+    assert "将填好的表格作为附件（.docx或.xlsx格式）发送至" in body_of(kongjiang)
 
 
 def test_a_receipt_asking_for_a_missing_form_carries_its_blank_form(
@@ -108,9 +113,9 @@ def test_a_receipt_asking_for_a_missing_form_carries_its_blank_form(
 ) -> None:
     robot, imap, smtp, blank = bot
     imap.append(build_mail(from_addr="yinhang_gh@example.cn", to_addr=BOT, subject="申报",
-                           body="", attachments=[("2.docx", volunteer_docx(VOLUNTEER))]))
+                           body="", attachments=[("2.docx", volunteer_docx(YINHANG_TEAMS))]))
     imap.append(build_mail(from_addr="kjl_gh@example.cn", to_addr=BOT, subject="申报",
-                           body="", attachments=[("1.docx", activity_docx(ACTIVITY))]))
+                           body="", attachments=[("1.docx", activity_docx(KONGJIANG_ACTS))]))
     robot.poll(at(10))
     [asking] = sent_to(smtp, "yinhang_gh@example.cn", "receipt")
     assert "尚未收到：主题活动申报表" in body_of(asking)

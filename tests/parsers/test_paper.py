@@ -211,7 +211,7 @@ def test_a_mailed_scan_of_a_filled_form_arrives_as_rows(
         assert [s.file_name for s in subs] == ["扫描件.jpg"]
         (_, rcpts, sent), = smtp.wait_for(1)
         assert rcpts == ["dhjd_gh@example.cn"]
-        assert "主题活动申报表：收取 3 行" in body_of(parse_sent(sent))
+        assert "主题活动申报表：已收到3行" in body_of(parse_sent(sent))
 
 
 def test_a_picture_without_a_ruled_table_never_loads_the_ocr_engine() -> None:

@@ -121,8 +121,8 @@ def test_unit_emails_both_forms_and_gets_one_receipt(
     assert receipt["In-Reply-To"] == receipt["References"] == "<dinghai-1@example.cn>"
     text = body_of(receipt)
     assert text.startswith("定海路街道总工会：")
-    assert "主题活动申报表：收取 3 行" in text and "志愿者服务队登记表：收取 2 行" in text
-    assert "两张表格均已收齐" in text
+    assert "主题活动申报表：已收到3行" in text and "志愿者服务队登记表：已收到2行" in text
+    assert "均已收齐" in text
 
     unit = status_data(bot.settings, engine=bot.engine)["units"][0]
     assert unit["forms"]["activity"] == {"submitted": True, "rows": 3,
@@ -299,7 +299,7 @@ def test_mail_without_forms_is_asked_again_only_when_it_concerns_us(
     sent = {tuple(r): parse_sent(raw) for _, r, raw in smtp.wait_for(2)}
     assert set(sent) == {(DINGHAI,), ("someone@qq.example",)}
     asked = body_of(sent[(DINGHAI,)])
-    assert "没有读到" in asked and "重新发送" in asked and "没有附件" in asked
+    assert "未能从中读取" in asked and "重新发送" in asked and "没有附件" in asked
     pdf = body_of(sent[("someone@qq.example",)])
     assert "scan.pdf" in pdf and "PDF" in pdf
     outcomes = {m.key: m.outcome for m in rows(bot, Message)}
@@ -317,7 +317,7 @@ def test_receipt_names_each_problem_and_the_missing_form(
     imap.append(submission_mail(activity=fill, volunteer=None))
     bot.poll()
     text = body_of(parse_sent(smtp.wait_for(1)[0][2]))
-    assert "主题活动申报表：收取 2 行" in text
+    assert "主题活动申报表：已收到2行" in text
     assert "第2行“主要内容和形式”：超过100字（120字），已完整保留" in text
     assert "第2行“参与人数”：人数写成了范围“100-200人”" in text
     assert "尚未收到：志愿者服务队登记表" in text
@@ -384,7 +384,7 @@ def test_unknown_sender_is_matched_by_name_or_kept_unmatched(
     kongjiang = next(u for u in data["units"] if u["name"] == "控江路街道总工会")
     assert kongjiang["forms"]["activity"]["submitted"]
     receipts = {tuple(r): body_of(parse_sent(raw)) for _, r, raw in smtp.wait_for(3)}
-    assert "未能确认您的单位" in receipts[("hr@corp.example",)]
+    assert "未能确认贵单位" in receipts[("hr@corp.example",)]
     assert "某某科技公司工会" in receipts[("hr@corp.example",)]
     # A registered unit written from an address it never registered: said so, not hidden.
     assert "本邮件地址不在“控江路街道总工会”的登记邮箱中" in receipts[("clerk@163.example",)]
@@ -466,7 +466,7 @@ def test_status_json_has_the_contract_shape(bot: Bot, imap: EmbeddedIMAP,
     bot.poll()
     data = json.loads(json.dumps(status_data(bot.settings, engine=bot.engine)))
     assert set(data) == {"campaign", "deadline", "units_total", "units_complete", "units",
-                         "unmatched", "failed", "outbox"}
+                         "unmatched", "failed", "outbox", "waiting"}
     assert (data["campaign"], data["deadline"]) == ("杨工〔2018〕14号", "2018-06-15")
     assert (data["units_total"], data["units_complete"]) == (4, 1)
     unit = data["units"][0]

@@ -293,7 +293,7 @@ def test_unused_rows_struck_through_with_slashes_are_dropped(
                                FOOTER))
     got = deliver(tmp_path, servers, mail(YH, [("附件1.docx", data)]))
     assert [r["name"] for r in got.activity] == ["劳模宣讲会"]
-    assert "收取 1 行" in got.receipt
+    assert "已收到1行" in got.receipt
     assert "发现的问题" not in got.receipt
 
 
@@ -304,7 +304,7 @@ def test_below_is_blank_marker_row_is_not_an_activity(tmp_path: Path, servers: S
     data = docx_bytes(docx_doc(ACTIVITY_TITLE, f"填报单位：{YH_UNIT}", table, FOOTER))
     got = deliver(tmp_path, servers, mail(YH, [("附件1.docx", data)]))
     assert [r["name"] for r in got.activity] == ["劳模宣讲会", "工匠论坛"]
-    assert "收取 2 行" in got.receipt
+    assert "已收到2行" in got.receipt
 
 
 # =========================================================================================
@@ -390,7 +390,7 @@ def test_long_content_continued_in_a_second_physical_row(tmp_path: Path,
         {"name": "劳模宣讲会", "content": "邀请全国劳模讲述成长经历，\n并组织青年职工现场交流。",
          "participants": 200},
         {"name": "工匠论坛", "content": "技能交流", "participants": 100}]
-    assert "收取 2 行" in got.receipt
+    assert "已收到2行" in got.receipt
     assert "未填写" not in got.receipt
 
 
@@ -410,7 +410,7 @@ def test_both_forms_in_one_workbook_on_sheets_named_biao1_biao2(
         {"name": "劳模宣讲会", "participants": 200}, {"name": "工匠论坛", "participants": 100}]
     assert pick(got.volunteer, "team_name", "leader_name", "size", "founded") == [
         {"team_name": "殷行助老服务队", "leader_name": "张三", "size": 30, "founded": "2016-03"}]
-    assert "两张表格均已收齐" in got.receipt
+    assert "均已收齐" in got.receipt
     forms = unit_status(got, YH_UNIT)["forms"]
     assert (forms["activity"]["rows"], forms["volunteer_team"]["rows"]) == (2, 1)
 
@@ -523,7 +523,7 @@ def test_trailing_remarks_column(tmp_path: Path, servers: Servers) -> None:
     assert pick(got.activity, "name", "participants") == [
         {"name": "劳模宣讲会", "participants": 200}, {"name": "工匠论坛", "participants": 100}]
     assert got.activity[0]["raw"].get("其他:备注") == "与居委会合办"
-    assert "收取 2 行" in got.receipt
+    assert "已收到2行" in got.receipt
 
 
 def test_leader_split_into_name_and_title_columns(tmp_path: Path, servers: Servers) -> None:
@@ -580,7 +580,7 @@ def test_inline_forward_of_a_colleagues_mail_from_the_registered_address(
                                           body=body))
     assert got.unit == YH_UNIT
     assert [r["name"] for r in got.activity] == ["劳模宣讲会"]
-    assert "收取 1 行" in got.receipt
+    assert "已收到1行" in got.receipt
     assert "地址不在" not in got.receipt          # it came from the unit's own address
 
 
@@ -596,7 +596,7 @@ def test_reply_quoting_the_notice_with_the_forms_attached(tmp_path: Path,
         subject="回复：关于广泛开展“弘扬劳模精神，建功‘创新杨浦’”主题活动的通知",
         body="区总工会：\n两张表见附件。\n\n在 2018-06-01 写道：\n" + quoted))
     assert (len(got.activity), len(got.volunteer)) == (1, 1)
-    assert "两张表格均已收齐" in got.receipt
+    assert "均已收齐" in got.receipt
 
 
 def test_html_reply_quoting_the_notices_empty_tables_is_not_a_submission(
@@ -634,7 +634,7 @@ def test_other_units_are_never_taken_for_a_registered_one(written: str, tmp_path
     assert got.unit is None
     assert [u["unit_text"] for u in got.status["unmatched"]] == [written]
     assert got.export["主题活动申报表"] == []
-    assert "未能确认您的单位" in got.receipt
+    assert "未能确认贵单位" in got.receipt
 
 
 def test_qq_mail_with_gbk_rfc2231_attachment_names(tmp_path: Path, servers: Servers) -> None:
@@ -666,7 +666,7 @@ def test_126_mail_with_a_windows_zip_of_both_forms(tmp_path: Path, servers: Serv
     assert [r["team_name"] for r in got.volunteer] == ["殷行助老服务队"]
     assert "附件1 主题活动申报表.docx" in got.receipt
     assert "附件2 志愿者服务队登记表.docx" in got.receipt
-    assert "两张表格均已收齐" in got.receipt
+    assert "均已收齐" in got.receipt
 
 
 def test_forwarded_as_attachment_with_a_gbk_subject_and_an_unreadable_scan(

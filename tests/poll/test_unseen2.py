@@ -97,7 +97,7 @@ def test_activity_monday_volunteer_wednesday_two_receipts(tmp_path: Path,
     assert to(first) == DH
     assert_receipt_headers(first, "<mon-act@dh.example.cn>")
     body = text(first)
-    assert DH_UNIT in body and "主题活动申报表" in body and "收取 3 行" in body
+    assert DH_UNIT in body and "主题活动申报表" in body and "已收到3行" in body
     assert "尚未收到" in body and "志愿者服务队登记表" in body.split("尚未收到")[1]
     dh = office.unit(DH_UNIT)
     assert dh["forms"]["activity"] == {"submitted": True, "rows": 3,
@@ -110,7 +110,7 @@ def test_activity_monday_volunteer_wednesday_two_receipts(tmp_path: Path,
     second, = office.new_mail()
     assert_receipt_headers(second, "<wed-vol@dh.example.cn>")
     body = text(second)
-    assert "志愿者服务队登记表" in body and "收取 2 行" in body
+    assert "志愿者服务队登记表" in body and "已收到2行" in body
     assert "尚未收到" not in body and "均已收齐" in body
     data = office.status()
     assert data["units_complete"] == 1
@@ -131,7 +131,7 @@ def test_correction_mail_replaces_rows_in_status_export_and_receipt(tmp_path: Pa
                         message_id="<fix@dh.example.cn>"))
     office.poll(at(12, 10, 5))
     receipt, = office.new_mail()
-    assert "收取 1 行" in text(receipt) and "均已收齐" in text(receipt)
+    assert "已收到1行" in text(receipt) and "均已收齐" in text(receipt)
     assert office.unit(DH_UNIT)["forms"]["activity"]["rows"] == 1
     exported = rows_of(office, "主题活动申报表", DH_UNIT)
     assert [r["活动名称"] for r in exported] == ["劳模先进事迹报告会（更正）"]
@@ -193,7 +193,7 @@ def test_same_form_attached_loose_and_again_in_a_zip_is_counted_once(
     dh = office.unit(DH_UNIT)
     assert (dh["forms"]["activity"]["rows"], dh["forms"]["volunteer_team"]["rows"]) == (3, 2)
     assert len(rows_of(office, "主题活动申报表", DH_UNIT)) == 3
-    assert "收取 3 行" in text(office.new_mail()[0])
+    assert "已收到3行" in text(office.new_mail()[0])
 
 
 def test_same_form_sent_as_word_and_as_excel_in_one_mail_is_counted_once(
@@ -260,7 +260,7 @@ def test_forms_of_two_units_in_one_mail_from_a_private_address(tmp_path: Path,
     # One receipt to the colleague, telling each unit what it still owes.
     receipt, = office.new_mail()
     said = text(receipt)
-    assert said.startswith("您好：")                  # not one of the two units by name
+    assert said.startswith("各有关单位：")            # not one of the two units by name
     assert f"{DH_UNIT}：尚未收到志愿者服务队登记表" in said
     assert f"{YH_UNIT}：尚未收到主题活动申报表" in said
 
@@ -467,18 +467,19 @@ def test_export_keeps_mail_text_as_text_and_counts_as_numbers(tmp_path: Path,
     book = office.export()
     assert book.sheetnames == ["主题活动申报表", "志愿者服务队登记表", "提交情况"]
     activity = book["主题活动申报表"]
-    # a title and a count line stand above the header (CONTRACT: one of the first five)
-    header = [c.value for c in activity[3]]
+    # The header row is one of the first five (a title row may stand above it).
+    at = next(i for i in range(1, 6) if activity.cell(i, 1).value == "填报单位")
+    header = [c.value for c in activity[at]]
     assert header == ["填报单位", "序号", "活动名称", "活动形式", "时间安排", "主要内容和形式",
                       "参与人数", "联系人", "联系电话", "填报日期", "提交时间", "问题"]
-    first = {h: c for h, c in zip(header, activity[4], strict=False)}
+    first = {h: c for h, c in zip(header, activity[at + 1], strict=False)}
     assert first["活动名称"].value == "=HYPERLINK(\"http://x.example\",\"点我\")"
     for name in ("活动名称", "活动形式", "主要内容和形式"):
         assert first[name].data_type == "s", name
     assert first["活动形式"].value == "+线上直播"
     assert first["主要内容和形式"].value == "@全体职工"
     assert first["参与人数"].value == 200 and first["参与人数"].data_type == "n"
-    second = {h: c.value for h, c in zip(header, activity[5], strict=False)}
+    second = {h: c.value for h, c in zip(header, activity[at + 2], strict=False)}
     assert second["参与人数"] == 1200
 
     team_sheet = book["志愿者服务队登记表"]

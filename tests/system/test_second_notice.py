@@ -145,7 +145,7 @@ def test_a_new_notice_is_collected_end_to_end_with_no_code_change(tmp_path: Path
         receipts = {parse_sent(raw)["To"]: body_of(parse_sent(raw))
                     for _, _, raw in smtp.wait_for(2)}
         dinghai = receipts["dhjd_gh@example.cn"]
-        assert "最美职工推荐表：收取 1 行" in dinghai and "经费预算表：收取 2 行" in dinghai
+        assert "最美职工推荐表：已收到1行" in dinghai and "经费预算表：已收到2行" in dinghai
         assert "超过200字（240字），已完整保留" in dinghai
         yinhang = receipts["yinhang_gh@example.cn"]
         assert "尚未收到：经费预算表" in yinhang and "身份证号" in yinhang
