@@ -10,10 +10,11 @@ STAMP := $(VENV)/.installed
 # otherwise, else it names them and stops). The venv needs python3-venv; the default
 # suite LibreOffice (legacy .doc/.xls tests drive a live one), python3-uno (the warm
 # converter's bridge runs under /usr/bin/python3), bsdtar (.rar members), and for the tests
-# that print the workbook and make sample scans: pdftotext (poppler-utils), a CJK font.
+# that print the workbook and make sample scans: pdftotext (poppler-utils), a CJK font;
+# pgrep (procps) for the tests that watch LibreOffice processes.
 DEMO_PACKAGES := python3-venv
 TEST_PACKAGES := $(DEMO_PACKAGES) libreoffice-writer-nogui libreoffice-calc-nogui \
-	python3-uno libarchive-tools poppler-utils fonts-wqy-zenhei
+	python3-uno libarchive-tools poppler-utils fonts-wqy-zenhei procps
 
 system-packages:
 	@bash .ci/system-packages.sh $(DEMO_PACKAGES)

@@ -221,7 +221,9 @@ def test_unwritable_export_and_data_dir_are_one_sentence(
     assert f"无法写入 {blocker / '汇总.xlsx'}（路径中有一段不是目录而是文件）" in run.err
     if os.geteuid() == 0:   # root writes anywhere but to /sys
         run = cli("export", "--out", "/sys/汇总.xlsx", config=config)
-        assert run.code == 1 and "无法写入 /sys/汇总.xlsx（没有权限）" in run.err
+        # permission denied on a host; a container mounts /sys read-only
+        assert run.code == 1 and ("无法写入 /sys/汇总.xlsx（没有权限）" in run.err
+                                  or "无法写入 /sys/汇总.xlsx（所在的磁盘或目录是只读的）" in run.err)
     # A data_dir this process may not write: /sys refuses even root; as another user, a
     # folder without write permission does.
     if os.geteuid() == 0:

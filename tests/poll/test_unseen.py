@@ -586,7 +586,7 @@ def test_inline_forward_of_a_colleagues_mail_from_the_registered_address(
 
 def test_reply_quoting_the_notice_with_the_forms_attached(tmp_path: Path,
                                                          servers: Servers) -> None:
-    notice = Path("/work/shared/seeds/000_0fb55c4c84d933ae.txt")
+    notice = Path(__file__).resolve().parents[2] / "docs" / "notice-2018-14.txt"
     quoted = "\n".join("> " + line for line in notice.read_text(encoding="utf-8").splitlines())
     act = activity_form_docx(YH_UNIT, [["劳模宣讲会", "报告会", "6月", "劳模宣讲", "200"]])
     vol = volunteer_form_docx(YH_UNIT, [["殷行助老服务队", "张三 主席", "30", "2016年3月", "助老",
