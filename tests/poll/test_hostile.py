@@ -180,7 +180,7 @@ def test_case(poll: Poll, case_id: str) -> None:
     if not case.rows:
         # Why nothing was taken is on record: a file's problem, or a receipt asking again.
         reasons = [problem for _, problem in seen.files if problem]
-        assert reasons or "未能从中读取" in seen.receipt or "表格是空的" in seen.receipt
+        assert reasons or "来信已收到" in seen.receipt or "表格是空的" in seen.receipt
         for _, problem in seen.files:
             if problem:
                 assert problem in seen.receipt  # the reason the sender can act on
