@@ -228,7 +228,7 @@ def test_digest_names_failed_outgoing_mail(tmp_path: Path) -> None:
         digest = next(r for r in rows(bot).values() if r.kind == "digest")
         from tests.support.helpers import body_of, parse_sent
         body = body_of(parse_sent(digest.raw))
-        assert "发送失败的邮件（1 封" in body and IDN in body and "SMTPUTF8" in body
+        assert "发送失败、已停止发送的邮件1封" in body and IDN in body and "SMTPUTF8" in body
 
 
 def test_console_lists_failed_mail_and_retries_or_drops_it_with_csrf(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
-from store.models import FolderState, Lease, MailboxCopy, Message, Outgoing
+from store.models import FolderState, Lease, MailboxCopy, Message, Outgoing, RowRecord
 from tests.conftest import PASSWORD
 from tests.support.formrows import ActivityRow
 from tests.support.helpers import BOT, Bot, numbered_mail, write_config
@@ -136,7 +136,7 @@ def test_moving_to_a_new_database_keeps_everything_and_goes_on(tmp_path: Path) -
         assert again.returncode == 1 and "只能复制到一个新的空数据库" in again.stderr
         moved = Bot(old.settings.model_copy(update={"database": target}), open_database(target))
         with Session(old.engine) as before, Session(moved.engine) as after:
-            for table in (Message, ActivityRow, Outgoing, FolderState, MailboxCopy):
+            for table in (Message, RowRecord, Outgoing, FolderState, MailboxCopy):
                 assert [r.model_dump() for r in before.exec(select(table))] == \
                        [r.model_dump() for r in after.exec(select(table))], table
             assert after.exec(select(func.count()).select_from(Lease)).one() == 0

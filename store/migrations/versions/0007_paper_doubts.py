@@ -17,7 +17,8 @@ depends_on = None
 def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
     columns = {c["name"] for c in inspector.get_columns("submission")}
-    with op.batch_alter_table("submission") as batch:
+    # In place: other tables' foreign keys point at `submission` (SQLite 3.35+).
+    with op.batch_alter_table("submission", recreate="never") as batch:
         if "source" not in columns:
             batch.add_column(sa.Column("source", sa.String(), nullable=True))
         if "doubts" not in columns:
@@ -41,6 +42,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("cell_correction")
-    with op.batch_alter_table("submission") as batch:
+    # In place: other tables' foreign keys point at `submission` (SQLite 3.35+).
+    with op.batch_alter_table("submission", recreate="never") as batch:
         batch.drop_column("doubts")
         batch.drop_column("source")
