@@ -60,7 +60,9 @@ SENDERS = ["dhjd_gh@example.cn", "yinhang_gh@example.cn", "kjl_gh@example.cn"]
 
 def numbered_mail(n: int, tag: str, to: str = BOT) -> bytes:
     """Mail number `n` of a backlog: one activity row, sender n % 3, Message-ID by tag."""
-    fill = FormFill("定海路街道总工会", [[f"活动{n}", "讲座", "6月", "x", str(n)]])
+    # Each sender's own unit on the form (a form naming another unit is that unit's).
+    unit = ("定海路街道总工会", "殷行街道总工会", "控江路街道总工会")[n % 3]
+    fill = FormFill(unit, [[f"活动{n}", "讲座", "6月", "x", str(n)]])
     return build_mail(from_addr=SENDERS[n % 3], to_addr=to, subject=f"申报{n}", body="",
                       attachments=[("a.docx", activity_docx(fill))],
                       message_id=f"<{tag}-{n}@example.cn>")
