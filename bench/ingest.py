@@ -254,7 +254,8 @@ def pad_database(engine: Engine, total: int) -> None:
                 sub_id += 1
                 rows[m.Submission].append(dict(
                     id=sub_id, message_ref=msg_id, unit_id=unit, form=form, received_at=when,
-                    file_name=f"{form}.docx", row_count=3, problems=[], extra_columns=[], doubts=[]))
+                    file_name=f"{form}.docx", row_count=3, problems=[], extra_columns=[],
+                    doubts=[]))
                 rows[m.RowRecord] += [dict(submission_id=sub_id, form=form, seq=s, data={},
                                            raw={}, problems=[]) for s in (1, 2, 3)]
         for table, values in rows.items():  # (attachment rows: no poll reads them)
