@@ -3,6 +3,7 @@ formbot/web/clerkactions.py (move, confirm/reject a ※ sender, add a unit, mark
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -65,22 +66,23 @@ async def move(request: Request) -> Response:
         who=who(request)), "message", message_id=_id(request, "message_id"))
 
 
-@login_required
-async def confirm_sender(request: Request) -> Response:
-    await checked_form(request)
-    console = console_of(request)
-    return await _act(request, lambda: clerkactions.confirm_sender(
-        engine=console.engine, message_id=_id(request, "message_id"), now=console.now(),
-        who=who(request)), "message", message_id=_id(request, "message_id"))
+def _sender_decision(decide: Callable[..., Any]) -> Callable[[Request], Any]:
+    """A ※ sender confirmed or rejected: the same form, another decision."""
+
+    @login_required
+    async def route(request: Request) -> Response:
+        await checked_form(request)
+        console = console_of(request)
+        message_id = _id(request, "message_id")
+        return await _act(request, lambda: decide(
+            engine=console.engine, message_id=message_id, now=console.now(),
+            who=who(request)), "message", message_id=message_id)
+
+    return route
 
 
-@login_required
-async def reject_sender(request: Request) -> Response:
-    await checked_form(request)
-    console = console_of(request)
-    return await _act(request, lambda: clerkactions.reject_sender(
-        engine=console.engine, message_id=_id(request, "message_id"), now=console.now(),
-        who=who(request)), "message", message_id=_id(request, "message_id"))
+confirm_sender = _sender_decision(clerkactions.confirm_sender)
+reject_sender = _sender_decision(clerkactions.reject_sender)
 
 
 @login_required
