@@ -177,12 +177,16 @@ print("".join(result.txts))
     assert sorted(p.name for p in models.iterdir()) == before
 
 
-def test_a_page_over_its_time_limit_is_stopped() -> None:
+def test_a_page_over_its_time_limit_is_stopped(pdfs: dict[str, bytes]) -> None:
+    # A real scanned table: loading the models alone takes seconds, reading it more, so a
+    # 0.2 s limit is over whatever the machine's speed (a broken image would fail fast).
+    page = scan(pdfs["activity"], 200, seed=5)
     with OcrWorker(WorkerLimits(page_seconds=0.2)) as worker:
         with pytest.raises(OcrFailed, match="超时"):
-            worker.read(b"\x89PNG not really")
-        process = worker._process
-    assert process is None
+            worker.read(page)
+        assert worker._process is None
+        started = list(worker.pids)
+    assert len(started) == 1
 
 
 def test_a_page_over_the_memory_ceiling_fails_alone() -> None:
