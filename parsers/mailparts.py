@@ -89,11 +89,15 @@ class EncodedPart:
     def decode(self) -> bytes:
         """The file's bytes, decoded anew from the raw mail (nothing is kept)."""
         out = io.BytesIO()
+        self.decode_into(out)
+        return out.getvalue()
+
+    def decode_into(self, sink: BinaryIO) -> None:
+        """Decoded a megabyte at a time into `sink` (a file: never whole in memory)."""
         stream = _Base64Stream()
         for chunk in self._encoded_chunks():
-            out.write(stream.feed(chunk))
-        out.write(stream.close())
-        return out.getvalue()
+            sink.write(stream.feed(chunk))
+        sink.write(stream.close())
 
     def _encoded_chunks(self) -> Iterator[bytes]:
         if isinstance(self.source, bytes):

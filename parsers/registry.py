@@ -27,10 +27,10 @@ def _rows(data: bytes, file_name: str) -> list[list[str]]:
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ParseError(f"{file_name}：这是旧版 .xls 文件，请另存为 .xlsx 或 CSV 后再导入")
     if data.startswith(b"PK\x03\x04"):
-        import openpyxl
+        from .spreadsheets import openpyxl
 
         try:
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            workbook = openpyxl().load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # a broken or non-Excel zip: say so, not a traceback
             raise ParseError(
                 f"{file_name}：无法作为 Excel 表格打开（{type(exc).__name__}）"

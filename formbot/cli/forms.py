@@ -46,9 +46,9 @@ def blank_files(name: str, data: bytes, converter: Any) -> list[tuple[str, list[
 
 def _list_validations(data: bytes) -> dict[tuple[int, int], tuple[str, ...]]:
     """The drop-down lists of a workbook, by (sheet, column): they become choices."""
-    import openpyxl
+    from parsers.spreadsheets import openpyxl
 
-    book = openpyxl.load_workbook(io.BytesIO(data))
+    book = openpyxl().load_workbook(io.BytesIO(data))
     found: dict[tuple[int, int], tuple[str, ...]] = {}
     for sheet_index, sheet in enumerate(book.worksheets):
         for rule in sheet.data_validations.dataValidation:

@@ -47,6 +47,7 @@ from parsers.mail import (
     with_parts,
 )
 from parsers.mailparts import source_size
+from parsers.slim import slimmed
 from parsers.specs import FormSpec
 from store.crashpoints import failpoint
 
@@ -139,7 +140,7 @@ def _read_attachments(envelope: Envelope, converter: LegacyConverter | None,
             continue  # the same file attached twice is one file
         seen.add(attachment.sha256)
         # Decoded here, once, and dropped before the next: one attachment in memory at a time.
-        data = attachment.data
+        data = slimmed(attachment.payload, limits.max_unpacked_bytes) or attachment.data
         if len(envelope.attachments) > 1 and sniff(data) == "image":
             if not _could_be_a_page(attachment.inline, data):
                 continue  # a logo in a signature, a picture in the body: not a submission
@@ -309,10 +310,10 @@ def _start_worker(memory: int, forms: tuple[FormSpec, ...] | None = None) -> Non
 
 def _init_worker(memory: int, forms: tuple[FormSpec, ...] | None = None) -> None:
     _start_worker(memory, forms)
-    # What reading a form mail imports (parsers/tables.py defers these for the CLI's sake),
-    # done while the worker starts, before it says it is ready.
+    # What reading a Word form imports (parsers/tables.py defers it for the CLI's sake),
+    # done while the worker starts, before it says it is ready. Not openpyxl: at ~18 MB
+    # it waits for the first workbook a worker meets (bench/memory.py counts every MB).
     import docx  # noqa: F401
-    import openpyxl  # noqa: F401
 
 
 def _read_in_worker(source: MailSource, limits: ReadLimits) -> Parsed:

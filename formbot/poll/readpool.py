@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -32,11 +31,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
+
+from formbot.poll import readworker
 
 # A worker that is not ready (imports done) by then is killed, and counts as not started.
 STARTUP_SECONDS = 60.0
@@ -69,7 +69,7 @@ class _Job:
 
 @dataclass
 class _Worker:
-    process: BaseProcess
+    process: readworker.Child
     tasks: Connection        # our write end: the worker's jobs
     reports: Connection      # our read end: "ready", "done <id>"
     started: float
@@ -78,45 +78,15 @@ class _Worker:
     deadline: float = math.inf
 
 
-# Workers are started from the dispatcher thread, so their PR_SET_PDEATHSIG
-# (reading._start_worker) fires when that thread ends as well as when the poller dies:
-# either way nobody would read for them any more.
-def _serve(tasks: Connection, reports: Connection, folder: str,
-           initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    """A worker: set up, say ready, then one job at a time until told to stop."""
-    if initializer is not None:
-        initializer(*initargs)
-    reports.send(("ready", 0))
-    while True:
-        try:
-            message = tasks.recv()
-        except EOFError:
-            return               # the pool is gone
-        if message is None:
-            return
-        job_id, fn, args = message
-        try:
-            outcome: tuple[bool, Any] = (True, fn(*args))
-        except Exception as exc:  # the job's own failure: the caller gets it
-            outcome = (False, exc)
-        try:
-            data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            data = pickle.dumps((False, RuntimeError(f"unpicklable result: {exc!r}")))
-        partial = Path(folder, f"{job_id}.part")
-        partial.write_bytes(data)
-        partial.rename(Path(folder, f"{job_id}.out"))   # whole, or not there
-        reports.send(("done", job_id))
-
-
 class ReaderPool:
-    """Up to `size` spawned workers running `fn(*args)` jobs, each under its own limit."""
+    """Up to `size` worker processes running `fn(*args)` jobs, each under its own limit."""
 
     def __init__(self, size: int, *, initializer: Callable[..., None] | None = None,
-                 initargs: tuple[Any, ...] = (), context: Any = None) -> None:
-        # spawn: the poller has threads (IMAP IDLE, the scheduler, embedded servers in
-        # the demo), and forking a threaded process can deadlock.
-        self._context = context or multiprocessing.get_context("spawn")
+                 initargs: tuple[Any, ...] = ()) -> None:
+        # Fresh interpreters (formbot/poll/readworker.py), not forks: the poller has threads
+        # (IMAP IDLE, the scheduler, embedded servers in the demo), and forking a threaded
+        # process can deadlock.
+        self._workers_started = itertools.count(1)
         self._size = max(1, size)
         self._initializer, self._initargs = initializer, initargs
         self.folder = Path(tempfile.mkdtemp(prefix="formbot-read-"))
@@ -204,7 +174,9 @@ class ReaderPool:
         timeout = max(0.0, min([TICK, *(d - now for d in deadlines)]))
         objects: list[Any] = [self._wake_read]
         for worker in self._workers:
-            objects += [worker.reports, worker.process.sentinel]
+            objects.append(worker.reports)
+            if worker.process.sentinel is not None:
+                objects.append(worker.process.sentinel)
         ready = wait(objects, timeout)
         if self._wake_read in ready:
             os.read(self._wake_read, 4096)
@@ -224,18 +196,12 @@ class ReaderPool:
                 return
 
     def _spawn(self) -> _Worker:
-        task_read, task_write = self._context.Pipe(duplex=False)
-        report_read, report_write = self._context.Pipe(duplex=False)
-        process = self._context.Process(
-            target=_serve, name="formbot-reader", daemon=True,
-            args=(task_read, report_write, str(self.folder), self._initializer,
-                  self._initargs))
-        try:
-            process.start()
-        finally:
-            task_read.close()      # the worker's ends: ours closed, so its death gives EOF
-            report_write.close()
-        return _Worker(process, task_write, report_read, time.monotonic())
+        # Started from the dispatcher thread, so a worker's PR_SET_PDEATHSIG
+        # (reading._start_worker) fires when that thread ends as well as when the poller
+        # dies: either way nobody would read for it any more.
+        process, tasks, reports = readworker.start(
+            self.folder, next(self._workers_started), self._initializer, self._initargs)
+        return _Worker(process, tasks, reports, time.monotonic())
 
     def _not_started(self, exc: BaseException) -> None:
         """A worker failed to start: with no other ready to take them, waiting jobs fail

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from formbot.reports.status import SUMMARY_SHEET, local_time
 from formbot.settings.config import Settings
 from formbot.settings.declared import complete
+from parsers.spreadsheets import openpyxl
 from store.queries import current_rows, unit_progress
 
 
@@ -52,7 +53,7 @@ def write_export(settings: Settings, *, engine: Engine, out: Path,
                  now: datetime | None = None) -> dict[str, int]:
     """The summary workbook of CONTRACT.md, laid out for reading and printing; returns rows
     written per sheet."""
-    from openpyxl import Workbook
+    Workbook = openpyxl().Workbook
 
     from formbot.reports.workbook import SheetPlan, add_sheet, status_marker
 

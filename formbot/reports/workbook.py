@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from parsers.spreadsheets import openpyxl
+
 # Column widths in Excel's units (about one Latin character; a Chinese one takes two).
 MIN_WIDTH = 6
 # Wider text wraps inside its column: a 100-character 简介 in one line would shrink the
@@ -59,6 +61,7 @@ def column_widths(plan: SheetPlan) -> list[int]:
 
 
 def _styles() -> dict[str, dict[str, Any]]:
+    openpyxl()   # numpy hidden, before any openpyxl submodule is imported
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
     thin = Side(style="thin", color="999999")
@@ -106,6 +109,7 @@ LINE_HEIGHT = 15   # points per line of 11-point text
 
 def add_sheet(workbook: Any, plan: SheetPlan) -> None:
     """Append one laid-out sheet to a workbook."""
+    openpyxl()
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.properties import PageSetupProperties
 

@@ -19,16 +19,19 @@ pytestmark = [
 ]
 
 
-def test_a_20_mb_attachment_streams_to_disk_and_the_poller_stays_small(tmp_path: Path) -> None:
+def test_a_20_mb_attachment_streams_to_disk_and_the_tree_stays_small(tmp_path: Path) -> None:
     out = tmp_path / "memory.json"
     run = subprocess.run([sys.executable, str(BENCH), "--mb", "20", "--json", str(out)],
                          capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(out.read_text())
     steps = figures["steps_mb"]
-    assert figures["processed"] == 1 and figures["receipts_received"] == 1
+    assert figures["receipts_received"] == 1 and "已处理 1 封" in figures["poll_said"]
     # Streamed from the socket to the raw store: not one copy of the 27 MB mail in memory.
     assert steps["IMAP fetch, streamed to the raw store"] < 8
     assert steps["Message-ID from the header block"] < 4
-    # The poller hands the mail to a reader; it must not hold several copies meanwhile.
-    assert figures["poller_peak_mb"] - figures["rss_before_poll_mb"] < 100
+    # The photos of a Word form are not decoded into memory (parsers/slim.py).
+    assert steps["read_message on the kept file (split, parse, decode, read forms)"] < 16
+    # The poller and its reader together, as the machine holds them: a generous bound.
+    assert figures["processes_at_once"] <= 3
+    assert figures["tree_rss_sum_peak_mb"] < 200

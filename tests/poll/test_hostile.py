@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import multiprocessing
 import resource
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from tests.support.fixtures.hostile import (
     zipped,
 )
 from tests.support.formrows import ActivityRow
-from tests.support.helpers import UNITS, Bot, body_of, write_config
+from tests.support.helpers import UNITS, Bot, body_of, live_readers, write_config
 
 CASES = cases()
 HOSTILE_UNITS = [{**unit, "emails": [*unit["emails"], *(f"c{n:03d}@hostile.example.cn"
@@ -282,7 +281,7 @@ def test_a_hanging_mail_is_killed_after_parse_seconds_and_the_rest_are_read() ->
     for index in (0, 2, 3):
         assert not isinstance(results[index], Exception), results[index]
         assert results[index].forms["activity"][0].rows  # type: ignore[union-attr]
-    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+    assert not live_readers()
 
 
 def test_a_backlog_with_hanging_mail_in_the_pool_loses_nothing_else() -> None:
@@ -312,7 +311,7 @@ def test_a_reader_killed_mid_mail_fails_that_mail_alone(how: str) -> None:
     assert failed == [1, 7]
     assert all("解析进程意外退出" in str(results[i]) for i in failed)
     assert all(r.forms["activity"][0].rows for r in results if not isinstance(r, Exception))  # type: ignore[union-attr]
-    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+    assert not live_readers()
 
 
 def test_a_pool_enforces_the_time_limit_while_nobody_waits() -> None:
@@ -327,7 +326,7 @@ def test_a_pool_enforces_the_time_limit_while_nobody_waits() -> None:
             hanging.result(timeout=60)
     finally:
         pool.close()
-    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+    assert not live_readers()
 
 
 def test_when_no_worker_can_start_only_the_mail_that_needed_one_fails(

@@ -1,0 +1,29 @@
+"""openpyxl, imported without numpy.
+
+openpyxl imports numpy whenever it is installed (only to accept numpy scalars as cell
+values, which formbot never writes), and numpy costs ~18 MB in every process that reads
+or writes a workbook: the poller and each reader. numpy is installed here for the OCR
+worker (OpenCV, RapidOCR), a process of its own; so the first import of openpyxl hides it.
+A process that imported numpy before (the OCR worker, the demo's scans) keeps it.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+
+
+def openpyxl() -> ModuleType:
+    """The openpyxl package, imported (once per process) with numpy hidden."""
+    loaded = sys.modules.get("openpyxl")
+    if loaded is not None:
+        return loaded
+    hide = "numpy" not in sys.modules
+    if hide:
+        sys.modules["numpy"] = None  # type: ignore[assignment]  # import numpy → ImportError
+    try:
+        import openpyxl as module
+    finally:
+        if hide and sys.modules.get("numpy", 0) is None:
+            del sys.modules["numpy"]   # a later `import numpy` (OCR, scans) works as usual
+    return module
