@@ -9,7 +9,8 @@ Message-ID so a mail client can tell).
 
 One mail never holds up the others. What the server cannot take from one mail (an
 address it cannot carry, a permanent 5xx) fails that mail at once, with the reason in
-Chinese for the admin; a temporary refusal (4xx, a dropped connection) is retried with
+Chinese for the admin (what happened and what to do; the server's own reply, English,
+goes to the log only); a temporary refusal (4xx, a dropped connection) is retried with
 back-off (`next_attempt_at`) and fails after MAX_ATTEMPTS. Only what concerns every mail
 (the server unreachable, our login or our sender refused) stops the drain; the rows then
 wait untouched for the next one.
@@ -33,7 +34,16 @@ from store.repo import dialect_insert
 
 from .addresses import InvalidAddress, wire_address
 from .compose import Composed
-from .smtperrors import DeliveryError, connect_error, network_reason, reply_text
+from .smtperrors import (
+    FIX_ADDRESS,
+    UTF8,
+    WAIT,
+    DeliveryError,
+    connect_error,
+    network_reason,
+    refusal,
+    reply_text,
+)
 
 DRAIN_LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 10                        # temporary failures of one mail, then it fails
@@ -127,12 +137,17 @@ def drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) -> 
 
 
 class _MailFailed(Exception):
-    """This one mail was refused; `temporary` says whether to try it again later."""
+    """This one mail was refused; `temporary` says whether to try it again later.
 
-    def __init__(self, reason: str, *, temporary: bool) -> None:
+    `reason` and `advice` are for the admin; `reply`, the server's own words, for the log."""
+
+    def __init__(self, reason: str, *, temporary: bool, advice: str = "",
+                 reply: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.temporary = temporary
+        self.advice = advice
+        self.reply = reply
 
 
 class _ServerRefused(Exception):
@@ -160,7 +175,7 @@ def _drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) ->
             try:
                 envelope = _envelope(sender, recipients)
             except _MailFailed as exc:
-                _fail(engine, row_id, attempts, exc.reason, now, report)
+                _fail(engine, row_id, attempts, exc, now, report)
                 continue
             if client is None:
                 try:
@@ -181,13 +196,13 @@ def _drain(engine: Engine, target: SmtpTarget, *, now: datetime, sender: str) ->
                 if client.sock is None:      # a 421 or a dropped line: a new connection next
                     client = None
                 if exc.temporary and attempts < MAX_ATTEMPTS:
-                    _retry_later(engine, row_id, attempts, exc.reason, now, report)
+                    _retry_later(engine, row_id, attempts, exc, now, report)
                 else:
-                    _fail(engine, row_id, attempts, exc.reason, now, report)
+                    _fail(engine, row_id, attempts, exc, now, report)
                 continue
             # The window: accepted by SMTP, not yet recorded. A crash here resends once.
             crashpoint("smtp-accepted")
-            note = ("部分收件人被拒收：" + "；".join(refused)) if refused else None
+            note = _partly_refused(row_id, refused) if refused else None
             _finish(engine, row_id, status="sent", sent_at=now, attempts=attempts,
                     last_error=note, next_attempt_at=None)
             report.sent += 1
@@ -214,68 +229,95 @@ class _Envelope:
 def _envelope(sender: str, recipients: list[str]) -> _Envelope:
     """The addresses as SMTP carries them; a mail with none it can carry fails here."""
     if not recipients:
-        raise _MailFailed("没有收件人", temporary=False)
+        raise _MailFailed("这封邮件没有收件人", temporary=False, advice="这一封可在发件箱中放弃")
     try:
         wired = [wire_address(sender), *(wire_address(r) for r in recipients)]
     except InvalidAddress as exc:
-        raise _MailFailed(str(exc), temporary=False) from None
+        raise _MailFailed(str(exc), temporary=False, advice=FIX_ADDRESS) from None
     return _Envelope(wired[0].text, [w.text for w in wired[1:]], any(w.needs_utf8 for w in wired))
 
 
-def _send(client: smtplib.SMTP, raw: bytes, envelope: _Envelope) -> list[str]:
+def _refused(recipients: dict[str, tuple[int, bytes]]) -> tuple[str, str, str]:
+    """Refused recipients as the admin reads them (each address, what its server meant),
+    the advice, and the servers' replies for the log."""
+    meant = {address: refusal(code, text) for address, (code, text) in recipients.items()}
+    what = "；".join(f"{address}（{m.what}）" for address, m in meant.items())
+    # Waiting is no advice for a mail refused for good at another address too.
+    advices = [m.advice for m in meant.values()]
+    advice = "；".join(dict.fromkeys(a for a in advices if a != WAIT or set(advices) == {WAIT}))
+    replies = "; ".join(f"{address}: {reply_text(code, text)}"
+                        for address, (code, text) in recipients.items())
+    return what, advice, replies
+
+
+def _send(client: smtplib.SMTP, raw: bytes, envelope: _Envelope) -> dict[str, tuple[int, bytes]]:
     """Hand one mail to the server; the recipients it refused while taking it for others."""
     options: list[str] = []
     if envelope.utf8:
         if not client.has_extn("smtputf8"):
             raise _MailFailed(
-                f"收件地址 {'、'.join(envelope.recipients)} 含中文等非 ASCII 字符，"
-                f"发信服务器不支持 SMTPUTF8，无法投递", temporary=False)
+                f"收件地址 {'、'.join(envelope.recipients)} 含中文等非英文字符，"
+                f"本部门的发信服务器不能投递这样的地址", temporary=False, advice=UTF8)
         options.append("SMTPUTF8")
     try:
-        refused = client.sendmail(envelope.sender, envelope.recipients, raw, options)
+        return client.sendmail(envelope.sender, envelope.recipients, raw, options)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        answers = "；".join(f"{address}：{reply_text(code, text)}"
-                           for address, (code, text) in exc.recipients.items())
-        raise _MailFailed(f"收件服务器拒收（{answers}）",
-                          temporary=all(400 <= c < 500 for c in codes)) from None
+        what, advice, replies = _refused(exc.recipients)
+        raise _MailFailed(f"收件服务器拒收：{what}", temporary=all(400 <= c < 500 for c in codes),
+                          advice=advice, reply=replies) from None
     except smtplib.SMTPSenderRefused as exc:
+        meant = refusal(exc.smtp_code, exc.smtp_error)
         answer = reply_text(exc.smtp_code, exc.smtp_error)
         if envelope.utf8 or exc.smtp_code in (552, 452):   # this mail's size or its SMTPUTF8
-            raise _MailFailed(f"发信服务器不接受这封邮件（{answer}）",
-                              temporary=exc.smtp_code < 500) from None
-        raise _ServerRefused(f"发信服务器拒绝发件人 {envelope.sender}（{answer}）："
+            raise _MailFailed(f"发信服务器不接受这封邮件：{meant.what}",
+                              temporary=exc.smtp_code < 500, advice=meant.advice,
+                              reply=answer) from None
+        logger.warning("outbox.sender_refused reply={}", answer)
+        raise _ServerRefused(f"发信服务器拒绝发件人 {envelope.sender}（{meant.what}）："
                              f"请检查 smtp.from_address 是否就是登录的邮箱") from None
     except smtplib.SMTPResponseException as exc:       # DATA refused, or any other reply
-        raise _MailFailed(f"发信服务器拒收这封邮件（{reply_text(exc.smtp_code, exc.smtp_error)}）",
-                          temporary=exc.smtp_code < 500) from None
+        meant = refusal(exc.smtp_code, exc.smtp_error)
+        raise _MailFailed(f"发信服务器拒收这封邮件：{meant.what}", temporary=exc.smtp_code < 500,
+                          advice=meant.advice,
+                          reply=reply_text(exc.smtp_code, exc.smtp_error)) from None
     except (OSError, smtplib.SMTPException) as exc:    # reset, timeout, disconnected
         client.close()
-        raise _MailFailed(f"发送中断（{network_reason(exc)}）", temporary=True) from None
+        raise _MailFailed(f"发送中断（{network_reason(exc)}）", temporary=True,
+                          reply=f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:  # the boundary: a bug with one mail must not stop the others
         logger.opt(exception=exc).error("outbox.unexpected error={}", type(exc).__name__)
         client.close()
-        raise _MailFailed(f"发送时出现程序错误（{type(exc).__name__}），详情见日志",
-                          temporary=True) from None
-    return [f"{address}：{reply_text(code, text)}" for address, (code, text) in refused.items()]
+        raise _MailFailed("发送时出现程序错误，详情见日志", temporary=True) from None
 
 
-def _retry_later(engine: Engine, row_id: int, attempts: int, reason: str, now: datetime,
-                 report: DrainReport) -> None:
+def _partly_refused(row_id: int, refused: dict[str, tuple[int, bytes]]) -> str:
+    what, advice, replies = _refused(refused)
+    logger.warning("outbox.partly_refused id={} server_reply={}", row_id, replies)
+    return f"已发出，但部分收件人被拒收：{what}。{advice}。"
+
+
+def _retry_later(engine: Engine, row_id: int, attempts: int, failure: _MailFailed,
+                 now: datetime, report: DrainReport) -> None:
     wait = backoff(attempts)
     _finish(engine, row_id, attempts=attempts, next_attempt_at=now + wait,
-            last_error=f"{reason}，{_minutes(wait)}后重试（第 {attempts}/{MAX_ATTEMPTS} 次）")
+            last_error=f"{failure.reason}，{_minutes(wait)}后重试"
+                       f"（第 {attempts}/{MAX_ATTEMPTS} 次，自动进行，无需处理）。")
     report.retrying += 1
-    logger.warning("outbox.retry_later id={} attempts={} reason={}", row_id, attempts, reason)
+    logger.warning("outbox.retry_later id={} attempts={} reason={} server_reply={}", row_id,
+                   attempts, failure.reason, failure.reply or "-")
 
 
-def _fail(engine: Engine, row_id: int, attempts: int, reason: str, now: datetime,
+def _fail(engine: Engine, row_id: int, attempts: int, failure: _MailFailed, now: datetime,
           report: DrainReport) -> None:
     tried = f"，已尝试 {attempts} 次" if attempts > 1 else ""
+    advice = failure.advice if failure.advice and failure.advice != WAIT else \
+        "请排除原因后在发件箱中重发，或放弃这一封"
     _finish(engine, row_id, status="failed", attempts=attempts, next_attempt_at=None,
-            last_error=f"{reason}{tried}，已停止发送")
+            last_error=f"{failure.reason}{tried}，已停止发送。{advice}。")
     report.failed += 1
-    logger.warning("outbox.failed id={} attempts={} reason={}", row_id, attempts, reason)
+    logger.warning("outbox.failed id={} attempts={} reason={} server_reply={}", row_id,
+                   attempts, failure.reason, failure.reply or "-")
 
 
 def _minutes(wait: timedelta) -> str:

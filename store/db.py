@@ -20,10 +20,10 @@ from sqlmodel import SQLModel, create_engine
 
 from errors import DatabaseError
 
-from . import audit, corrections, models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from . import audit, corrections, models, placements  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0007_paper_doubts"  # the newest revision in migrations/versions; checked by a test
+HEAD = "0008_placements"  # the newest revision in migrations/versions; checked by a test
 
 
 

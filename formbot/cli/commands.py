@@ -29,9 +29,10 @@ from formbot.cli.options import (
     parse_now,
 )
 from formbot.cli.outbox import outbox
+from formbot.cli.zh import ChineseGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formbot")
 def main() -> None:
     """formbot：自动收取各单位邮件报送的表格，发回执、催报，并汇总。"""
@@ -130,7 +131,7 @@ def run(config_path: str | None, campaign: str | None, verbose: bool) -> None:
               help="心跳超过多少分钟算异常（默认 3 个收信周期）")
 @friendly
 def health(config_path: str | None, campaign: str | None, max_age: int | None) -> None:
-    """容器健康检查：worker 最近是否成功收过信（有多个活动时，每个活动都要正常）。"""
+    """容器健康检查：formbot run 最近是否成功收过信（有多个活动时，每个活动都要正常）。"""
     from formbot.settings.loading import load_config
 
     config = load_config(config_path)
@@ -156,7 +157,8 @@ def units() -> None:
 @units.command("import")
 @config_option
 @campaign_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", metavar="名单文件",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @friendly
 def units_import(config_path: str | None, campaign: str | None, file: Path) -> None:
     """从 .xlsx 或 .csv 导入单位名单（列：单位名称、别名、邮箱）。"""
@@ -242,7 +244,7 @@ def export(config_path: str | None, campaign: str | None, out: Path) -> None:
 @campaign_option
 @now_option
 @click.option("--all", "all_messages", is_flag=True, help="重新解析全部保存的邮件")
-@click.argument("message_ids", nargs=-1)
+@click.argument("message_ids", nargs=-1, metavar="[邮件编号]...")
 @friendly
 def reprocess(config_path: str | None, campaign: str | None, now_text: str | None,
               all_messages: bool, message_ids: tuple[str, ...]) -> None:
@@ -269,7 +271,7 @@ def db() -> None:
 @db.command("copy")
 @config_option
 @campaign_option
-@click.option("--to", "target_url", required=True, metavar="URL",
+@click.option("--to", "target_url", required=True, metavar="数据库地址",
               help="新的空数据库，例如 postgresql+psycopg://formbot@主机/formbot")
 @friendly
 def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> None:
@@ -299,10 +301,10 @@ def db_copy(config_path: str | None, campaign: str | None, target_url: str) -> N
 @main.command()
 @config_option
 @campaign_option
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", metavar="备份文件", type=click.Path(dir_okay=False, path_type=Path))
 @friendly
 def backup(config_path: str | None, campaign: str | None, file: Path) -> None:
-    """在 worker 运行时也能做的数据库一致性备份。"""
+    """在 formbot run 运行时也能做的数据库一致性备份。"""
     from store.backup import backup_database
 
     settings, _ = one_campaign(config_path, campaign)

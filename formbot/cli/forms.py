@@ -63,7 +63,7 @@ def _list_validations(data: bytes) -> dict[tuple[int, int], tuple[str, ...]]:
 
 
 @forms.command("draft")
-@click.argument("files", nargs=-1, required=True,
+@click.argument("files", nargs=-1, required=True, metavar="空白表...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="写入这个 YAML 文件（默认打印到屏幕）")

@@ -27,7 +27,7 @@ def config_option(func: F) -> F:
 
 def campaign_option(func: F) -> F:
     return click.option(
-        "--campaign", "campaign", default=None, metavar="CODE",
+        "--campaign", "campaign", default=None, metavar="活动编号",
         help="配置中有多个活动（campaigns:）时选哪一个：活动编号或其中一段，"
              "例如 2019；默认为 campaign: 那一个",
     )(func)
@@ -35,14 +35,14 @@ def campaign_option(func: F) -> F:
 
 def campaigns_option(func: F) -> F:
     return click.option(
-        "--campaign", "campaign", default=None, metavar="CODE",
+        "--campaign", "campaign", default=None, metavar="活动编号",
         help="只处理这一个活动（活动编号或其中一段）；默认处理配置中的全部活动",
     )(func)
 
 
 def now_option(func: F) -> F:
     return click.option(
-        "--now", "now_text", default=None, metavar="ISO-8601",
+        "--now", "now_text", default=None, metavar="时刻",
         help="把这个时刻当作“现在”（测试和补发用），例如 2018-06-08T09:00:00+08:00",
     )(func)
 

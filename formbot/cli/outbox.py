@@ -51,7 +51,7 @@ def outbox_list(config_path: str | None, campaign: str | None) -> None:
 @config_option
 @campaign_option
 @click.option("--all-failed", "all_failed", is_flag=True, help="重发全部发送失败的邮件")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=int, metavar="[编号]...")
 @friendly
 def outbox_retry(config_path: str | None, campaign: str | None, all_failed: bool,
                  ids: tuple[int, ...]) -> None:
@@ -71,7 +71,7 @@ def outbox_retry(config_path: str | None, campaign: str | None, all_failed: bool
 @outbox.command("drop")
 @config_option
 @campaign_option
-@click.argument("ident", metavar="ID", type=int)
+@click.argument("ident", metavar="编号", type=int)
 @friendly
 def outbox_drop(config_path: str | None, campaign: str | None, ident: int) -> None:
     """放弃发送一封邮件（保留记录，不再发送）。"""

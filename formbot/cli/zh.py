@@ -5,11 +5,22 @@ no English.
 click looks its texts up through `gettext` (`_` and `ngettext` in each of its modules),
 so they are translated by swapping those two for a lookup in the table below; a text not
 in it stays as click wrote it.
+
+The metavars (`[OPTIONS]`, `COMMAND [ARGS]...`, `INTEGER`) are not looked up that way:
+they are attributes of click's objects, so `ChineseGroup` sets them on every command it
+is given (`options_metavar`, `subcommand_metavar`, a Chinese-named copy of each
+parameter's type) and gives each a context whose formatter measures Chinese characters
+as two columns, so the help's columns line up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
 
 WORDS = {
     "Usage:": "用法：",
@@ -53,6 +64,20 @@ WORDS = {
     "default: {default}": "默认：{default}",
     "env var: {var}": "环境变量：{var}",
     "unknown error": "未知错误",
+    "required": "必填",
+    "Option {name!r} requires an argument.": "选项 {name!r} 后面要写一个值。",
+    "Option {name!r} requires {nargs} arguments.": "选项 {name!r} 后面要写 {nargs} 个值。",
+    "Invalid start character for option ({option})": "选项的第一个字符不对（{option}）",
+    "Value must be an iterable.": "这里要写一组值。",
+}
+
+OPTIONS_METAVAR = "[选项]"
+SUBCOMMAND_METAVAR = "命令 [参数]..."
+# click's type names, shown as an option's metavar and in "'x' is not a valid integer."
+TYPE_WORDS = {
+    "text": "文本", "integer": "整数", "integer range": "整数", "float": "数字",
+    "float range": "数字", "boolean": "是或否", "uuid": "编号", "filename": "文件",
+    "datetime": "时刻", "file": "文件", "directory": "文件夹", "path": "路径",
 }
 
 
@@ -81,3 +106,106 @@ def install() -> None:
         for name, function in replacements.items():
             if hasattr(module, name):
                 setattr(module, name, function)
+
+
+def _cells(text: str) -> int:
+    """Terminal columns: a Chinese character (or full-width punctuation) takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` columns; Chinese may break anywhere, a Latin word not."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for piece in _pieces(" ".join(paragraph.split())):
+            # A closing mark stays with what it closes, even a column past the width.
+            if line and _cells(line + piece) > width and piece not in _CLOSING:
+                lines.append(line.rstrip())
+                piece = piece.lstrip()
+                line = ""
+            line += piece
+        lines.append(line.rstrip())
+    return lines
+
+
+_CLOSING = set("，。；：、）」』！？》”")
+
+
+def _pieces(text: str) -> Iterable[str]:
+    word = ""
+    for char in text:
+        if _cells(char) == 2 or char == " ":
+            if word:
+                yield word
+            word = ""
+            yield char
+        else:
+            word += char
+    if word:
+        yield word
+
+
+class ChineseFormatter(click.HelpFormatter):
+    """click's layout with a full-width colon after 用法 and the section titles, and
+    columns measured as a terminal shows Chinese."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, WORDS["Usage:"] if prefix is None else prefix)
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{heading}：\n")
+
+    def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30,
+                 col_spacing: int = 2) -> None:
+        rows = list(rows)
+        first_col = min(max((_cells(term) for term, _ in rows), default=0), col_max)
+        indent = " " * self.current_indent
+        for term, text in rows:
+            self.write(f"{indent}{term}")
+            if not text:
+                self.write("\n")
+                continue
+            if _cells(term) <= first_col:
+                self.write(" " * (first_col - _cells(term) + col_spacing))
+            else:
+                self.write("\n" + indent + " " * (first_col + col_spacing))
+            width = max(self.width - self.current_indent - first_col - col_spacing, 10)
+            lines = _wrap(text, width)
+            pad = indent + " " * (first_col + col_spacing)
+            self.write("\n".join([lines[0], *(pad + line for line in lines[1:])]) + "\n")
+
+
+class ChineseContext(click.Context):
+    formatter_class = ChineseFormatter
+
+
+def chinese(command: click.Command) -> click.Command:
+    """Set the Chinese metavars on a command (and, for a group, on all it holds)."""
+    command.context_class = ChineseContext
+    if command.options_metavar == "[OPTIONS]":
+        command.options_metavar = OPTIONS_METAVAR
+    if isinstance(command, click.Group):
+        command.subcommand_metavar = SUBCOMMAND_METAVAR
+        for sub in command.commands.values():
+            chinese(sub)
+    for param in command.params:
+        word = TYPE_WORDS.get(param.type.name)
+        if word is not None:
+            # A copy: click's INT and STRING are shared by every program in the process.
+            param.type = copy.copy(param.type)
+            param.type.name = word
+    return command
+
+
+class ChineseGroup(click.Group):
+    """A group whose commands (declared on it or added to it) speak Chinese throughout."""
+
+    group_class = type   # `@main.group()` makes another ChineseGroup
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        chinese(self)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(chinese(cmd), name)

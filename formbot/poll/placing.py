@@ -9,7 +9,7 @@ sender's unit (a registered address, or one the admin confirmed); else a close m
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parsers.units import Match, UnitRef, by_address, by_name
 
@@ -84,3 +84,29 @@ def place_forms(address: str, unit_texts: Mapping[str, str | None], units: list[
         else:
             placed[key] = named                        # a close match, or none
     return Placement(placed, sender)
+
+
+EVERY = "*"   # store/placements.py: a decision for every form of the mail
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What the admin decided about a mail's place (store/placements.py, audited when
+    taken): it wins over `place_forms` on every re-read, so `formbot reprocess` never
+    undoes a person. Empty when nobody decided anything."""
+
+    mail: int | None = None            # the unit the whole mail was filed under
+    rejected: bool = False             # a ※ sender rejected: every form waits unmatched
+    forms: dict[str, int | None] = field(default_factory=dict)   # single forms moved
+
+    @property
+    def any(self) -> bool:
+        return self.mail is not None or self.rejected or bool(self.forms)
+
+
+def decided(stored: Mapping[str, int | None], *, filed_by_admin: int | None) -> Decided:
+    """The decisions stored for a mail (form key or EVERY → unit id, None for no unit), and
+    the unit an admin filed the whole mail under (`Message.match_method` admin)."""
+    whole = stored.get(EVERY, filed_by_admin)
+    return Decided(mail=whole, rejected=EVERY in stored and stored[EVERY] is None,
+                   forms={k: v for k, v in stored.items() if k != EVERY})

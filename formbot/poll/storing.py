@@ -14,6 +14,7 @@ from sqlmodel import Session
 from formbot.poll.blanks import receipt_blanks, replies_reach_mailbox
 from formbot.poll.lastresort import FROM_FILE_NAME, FROM_SUBJECT, unit_from_names
 from formbot.poll.paperwork import apply_corrections, paper_marks
+from formbot.poll.placing import decided as admin_decided
 from formbot.poll.placing import place_forms
 from formbot.poll.reading import Parsed
 from formbot.poll.receipts import build_facts
@@ -27,6 +28,7 @@ from parsers.builtin import builtin_forms
 from parsers.units import UnitRef
 from store import repo
 from store.models import Message, Submission, Unit
+from store.placements import placements_for
 
 ADMIN = "admin"            # match_method of a mail the admin filed under a unit
 DISMISSED = "dismissed"    # outcome of a mail the admin set aside
@@ -165,17 +167,20 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         for result in parsed.files])
 
     unit_text = next((f.unit_text for f, _ in forms.values() if f.unit_text), None)
-    # What the admin decided in the console (assigned to a unit, or dismissed) outlives a
-    # re-read: `formbot reprocess` must not undo a person's decision.
-    decided = message.unit_id if message.match_method == ADMIN else None
+    # What the admin decided in the console (a mail or a form moved, a ※ sender rejected,
+    # a mail dismissed) outlives a re-read: `formbot reprocess` must not undo a person.
+    admin = admin_decided(placements_for(session, message.key),
+                          filed_by_admin=message.unit_id if message.match_method == ADMIN
+                          else None)
+    decided = admin.mail
     dismissed = message.outcome == DISMISSED
     # Each form to the unit its own 填报单位 names, then the sender's (formbot/poll/placing.py).
     placement = place_forms(envelope.from_addr,
                             {key: form.unit_text for key, (form, _) in forms.items()},
                             context.units(session), context.learned(session))
-    ref = None if decided else placement.mail_unit
+    ref = None if decided or admin.rejected else placement.mail_unit
     last_resort = None
-    if ref is None and not decided and unit_text is None:
+    if ref is None and not decided and not admin.rejected and unit_text is None:
         # Last of all: the registered unit the attachment's file name or the subject names.
         last_resort = unit_from_names(parsed, context.units(session))
         ref = last_resort.unit if last_resort else None
@@ -197,7 +202,8 @@ def store_message(session: Session, context: StoreContext, message: Message, par
         # A stranger's mail whose forms name different units: each to its own.
         crossed = {k: m.unit for k, m in placement.forms.items()
                    if m is not None and m.unit.id != unit.id}
-    form_unit = {key: ref_unit.id for key, ref_unit in crossed.items()}
+    form_unit: dict[str, int | None] = {key: ref_unit.id for key, ref_unit in crossed.items()}
+    form_unit.update({k: v for k, v in admin.forms.items() if k in forms})   # a form moved
 
     received_at = envelope.date or now
     corrected = apply_corrections(session, message.key, forms)   # the admin's, kept apart
@@ -217,8 +223,8 @@ def store_message(session: Session, context: StoreContext, message: Message, par
             rows=[{"seq": r.seq, "data": r.values, "raw": r.raw,
                    "problems": [p.describe() for p in r.problems]} for r in form.rows],
         )
-    if unit is not None:
-        touched |= {(form_unit.get(key, unit.id), key) for key in forms}  # type: ignore[misc]
+    touched |= {(unit_id, key) for key in forms
+                if (unit_id := form_unit.get(key, message.unit_id)) is not None}
     by_unit: dict[int, set[str]] = {}
     for unit_id, form_key in touched:
         by_unit.setdefault(unit_id, set()).add(form_key)

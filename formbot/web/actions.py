@@ -30,6 +30,7 @@ from notifier.receipts import receipt_subject
 from parsers.units import UnitRef
 from store import audit, repo
 from store.models import Message, Unit
+from store.placements import EVERY, put_placement
 
 
 class _AssignedUnit(StoreContext):
@@ -110,6 +111,9 @@ def assign(settings: Settings, *, engine: Engine, message_id: int, unit_id: int,
         message = _open_unmatched(session, message_id)  # again: the worker may have moved it
         unit = session.get(Unit, unit_id)
         assert unit is not None
+        # The newest decision holds, over a ※ sender rejected before (store/placements.py).
+        put_placement(session, message_key=message.key, form=EVERY, unit_id=unit.id, at=now,
+                      who=who)
         store_message(session, _AssignedUnit(settings, ref), message, parsed, now=now)
         if message.unit_id != unit.id:
             session.rollback()

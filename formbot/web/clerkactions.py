@@ -19,6 +19,7 @@ from notifier.outbox import enqueue
 from store import audit, repo
 from store.attention import FOR_PERSON, HANDLED
 from store.models import Message, Submission, Unit
+from store.placements import EVERY, put_placement
 
 CONSOLE = "console"          # Unit.source of a unit the admin added in the console
 
@@ -95,6 +96,9 @@ def move(settings: Settings, *, engine: Engine, message_id: int, unit_id: int, n
             session.add(message)
         session.flush()
         touched |= {(target.id, s.form) for s in subs}
+        # Kept apart from the rows, so `formbot reprocess` files the form here again.
+        put_placement(session, message_key=message.key, form=form or EVERY,
+                      unit_id=target.id, at=now, who=who)
         for unit_id_, form_key in sorted(touched):  # type: ignore[type-var]
             repo.refresh_current(session=session, unit_id=unit_id_, forms={form_key})  # type: ignore[arg-type]
         names = "、".join(s.short for s in settings.forms if s.key in {x.form for x in subs})
@@ -152,6 +156,9 @@ def reject_sender(*, engine: Engine, message_id: int, now: datetime, who: str) -
             session.add(sub)
         message.unit_id, message.match_method, message.sender_matches_unit = None, None, None
         session.add(message)
+        # Kept apart from the rows, so `formbot reprocess` leaves the mail waiting.
+        put_placement(session, message_key=message.key, form=EVERY, unit_id=None, at=now,
+                      who=who)
         session.flush()
         for unit_id_, form_key in sorted(touched):  # type: ignore[type-var]
             repo.refresh_current(session=session, unit_id=unit_id_, forms={form_key})  # type: ignore[arg-type]

@@ -65,7 +65,7 @@ def test_idn_receipt_fails_alone_and_every_poll_exits_0(tmp_path: Path) -> None:
         assert [to for _, to, _ in received] == [["dhjd_gh@example.cn"]]
         stuck = rows(bot)["stranger"]
         assert stuck.status == "failed" and stuck.attempts == 1
-        assert "SMTPUTF8" in (stuck.last_error or "") and IDN in (stuck.last_error or "")
+        assert "含中文等非英文字符" in (stuck.last_error or "") and IDN in (stuck.last_error or "")
         assert "发信失败 1 封" in first.output and "formbot outbox list" in first.output
         later = runner.invoke(main, ["poll", "--config", str(config), "--now",
                                      (NOW + timedelta(minutes=5)).isoformat()])
@@ -111,7 +111,7 @@ def test_permanent_refusal_and_non_address_fail_at_once_and_the_rest_goes_on(
         state = rows(bot)
         assert state["good"].status == "sent"
         assert state["gone"].status == "failed"
-        assert "550 5.1.1 No such user here" in (state["gone"].last_error or "")
+        assert "收件邮箱不存在" in (state["gone"].last_error or "")
         assert "收件服务器拒收" in (state["gone"].last_error or "")
         assert state["junk"].status == "failed"
         assert "不是有效的邮件地址" in (state["junk"].last_error or "")
@@ -190,12 +190,12 @@ def test_admin_sees_lists_retries_and_drops_failed_mail(tmp_path: Path) -> None:
         stranger = next(item for item in outbox["failed"] if item["to"] == [IDN])
         assert set(stranger) == {"id", "to", "kind", "subject", "attempts", "error", "created_at"}
         assert stranger["kind"] == "receipt" and stranger["subject"] == "回执：申报"
-        assert stranger["attempts"] == 1 and "SMTPUTF8" in stranger["error"]
+        assert stranger["attempts"] == 1 and "含中文等非英文字符" in stranger["error"]
         table = runner.invoke(main, ["status", "--config", str(config)])
         assert "发送失败的邮件 2 封" in table.output and IDN in table.output
 
         listed = runner.invoke(main, ["outbox", "list", "--config", str(config)])
-        assert listed.exit_code == 0 and IDN in listed.output and "SMTPUTF8" in listed.output
+        assert listed.exit_code == 0 and IDN in listed.output and "含中文等非英文字符" in listed.output
         ident = str(stranger["id"])
         retried = runner.invoke(main, ["outbox", "retry", ident, "--config", str(config)])
         assert retried.exit_code == 0, retried.output
@@ -228,7 +228,7 @@ def test_digest_names_failed_outgoing_mail(tmp_path: Path) -> None:
         digest = next(r for r in rows(bot).values() if r.kind == "digest")
         from tests.support.helpers import body_of, parse_sent
         body = body_of(parse_sent(digest.raw))
-        assert "发送失败、已停止发送的邮件1封" in body and IDN in body and "SMTPUTF8" in body
+        assert "发送失败、已停止发送的邮件1封" in body and IDN in body and "含中文等非英文字符" in body
 
 
 def test_console_lists_failed_mail_and_retries_or_drops_it_with_csrf(tmp_path: Path) -> None:
@@ -258,7 +258,7 @@ def test_console_lists_failed_mail_and_retries_or_drops_it_with_csrf(tmp_path: P
                                         "next": "/"})
             page = client.get("/outbox")
             assert page.status_code == 200
-            assert IDN in page.text and "SMTPUTF8" in page.text and "回执：申报" in page.text
+            assert IDN in page.text and "含中文等非英文字符" in page.text and "回执：申报" in page.text
             assert "重试" in page.text and "放弃" in page.text
             assert '发件箱<span class="badge">2</span>' in page.text
             forged = client.post(f"/outbox/{ids['stranger']}/drop", data={"csrf": "x" * 43})
