@@ -49,3 +49,14 @@ def put_correction(session: Session, *, message_key: str, form: str, seq: int, f
         found.value, found.at, found.who = value, at, who
     session.add(found)
     return found
+
+
+def unapplicable(session: Session, declared: dict[str, set[str]],
+                 message_keys: list[str] | None = None) -> list[CellCorrection]:
+    """The corrections a re-read cannot apply: their form or field key is no longer in
+    the declaration (`declared`: form key → field keys), e.g. after a key was renamed.
+    They stay stored, so putting the key back brings them back."""
+    query = select(CellCorrection).order_by(col(CellCorrection.id))
+    if message_keys is not None:
+        query = query.where(col(CellCorrection.message_key).in_(message_keys))
+    return [fix for fix in session.exec(query) if fix.field not in declared.get(fix.form, ())]

@@ -261,6 +261,24 @@ def reprocess(config_path: str | None, campaign: str | None, now_text: str | Non
         report = pipeline.reprocess(settings, engine=engine, now=now,
                                     message_ids=list(message_ids) or None, progress=advance)
     print_poll_report(report)
+    _unapplied_corrections(settings, engine, list(message_ids) or None)
+
+
+def _unapplied_corrections(settings: Any, engine: Any, message_ids: list[str] | None) -> None:
+    """Say so when a changed declaration leaves the admin's cell corrections unapplied."""
+    from sqlmodel import Session
+
+    from store.corrections import unapplicable
+
+    declared = {spec.key: {f.key for f in spec.data_fields} for spec in settings.forms}
+    with Session(engine) as session:
+        left = unapplicable(session, declared, message_ids)
+    if left:
+        cells = "、".join(f"{fix.form}.{fix.field}（{fix.message_key} 第{fix.seq}行）"
+                         for fix in left[:5]) + ("等" if len(left) > 5 else "")
+        click.echo(f"注意：管理后台中更正过的 {len(left)} 个单元格 {cells} 所在的表格或栏目"
+                   f"已不在现在的表格声明中（可能改了 key），这次重新解析没有套用这些更正；"
+                   f"更正仍然保存着，把 key 改回原样后再运行 formbot reprocess --all 即可恢复。")
 
 
 @main.group()

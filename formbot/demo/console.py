@@ -11,11 +11,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
+from starlette.applications import Starlette
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.smtp_server import EmbeddedSMTP
@@ -33,6 +34,8 @@ class DemoConsole:
     added: int             # mail polled in for the console
     smtp: EmbeddedSMTP     # where the console's receipts go
     imap: EmbeddedIMAP     # the demo mailbox, for more mail
+    # the config's other campaigns (the second notice), for the console's switcher
+    others: list[tuple[Settings, Engine]] = field(default_factory=list)
 
 
 def _unmatched_demo_mail(to_addr: str, when: datetime) -> bytes:
@@ -59,24 +62,29 @@ def _unmatched_demo_mail(to_addr: str, when: datetime) -> bytes:
         message_id="<demo-console-1@example.cn>", date=when)
 
 
+def _on(settings: Settings, imap: EmbeddedIMAP, smtp: EmbeddedSMTP) -> Settings:
+    """A campaign of the demo's config on this run's servers (their ports are new)."""
+    return settings.model_copy(update={
+        "mailbox": settings.mailbox.model_copy(update={"host": imap.host, "port": imap.port}),
+        "smtp": settings.smtp.model_copy(update={"host": smtp.host, "port": smtp.port}),
+    })
+
+
 @contextmanager
 def demo_console(work_dir: Path) -> Iterator[DemoConsole]:
     """The demo's data (after `run_demo`), with mail servers running again so that an
     assignment's receipt really goes out, and one unmatched mail polled in."""
     from formbot.demo.run import BOT, PASSWORD, POLL_AT
     from formbot.poll import pipeline
-    from formbot.settings.loading import load_settings
+    from formbot.settings.loading import load_config
     from store.db import open_database
 
     os.environ["FORMBOT_DEMO_PASSWORD"] = PASSWORD
     with ExitStack() as stack:
         imap = stack.enter_context(EmbeddedIMAP(user=BOT, password=PASSWORD))
         smtp = stack.enter_context(EmbeddedSMTP(user=BOT, password=PASSWORD))
-        settings = load_settings(work_dir / "config.yaml")
-        settings = settings.model_copy(update={
-            "mailbox": settings.mailbox.model_copy(update={"host": imap.host, "port": imap.port}),
-            "smtp": settings.smtp.model_copy(update={"host": smtp.host, "port": smtp.port}),
-        })
+        settings, *more = [_on(s, imap, smtp)
+                           for s in load_config(work_dir / "config.yaml").campaigns]
         engine = open_database(settings.database)
         polled_at = POLL_AT + timedelta(minutes=30)
         imap.append(_unmatched_demo_mail(BOT, polled_at - timedelta(hours=1)))
@@ -85,7 +93,14 @@ def demo_console(work_dir: Path) -> Iterator[DemoConsole]:
         # The demo lives in June 2018: the console's clock runs on from the demo's poll.
         yield DemoConsole(settings, engine,
                           lambda: polled_at + timedelta(seconds=time.monotonic() - started),
-                          report.new, smtp, imap)
+                          report.new, smtp, imap,
+                          [(other, open_database(other.database)) for other in more])
+
+
+def demo_app(demo: DemoConsole, password: PasswordHash) -> Starlette:
+    """The console of both notices: the first at /, the second at /c/1/, a switcher."""
+    return create_app(demo.settings, engine=demo.engine, password=password,
+                      clock=demo.clock, others=demo.others)
 
 
 def serve_demo(work_dir: Path, *, host: str, port: int, echo: Echo) -> None:
@@ -95,6 +110,7 @@ def serve_demo(work_dir: Path, *, host: str, port: int, echo: Echo) -> None:
         echo(f"\n为演示管理后台，又收进 {demo.added} 封认不出单位的邮件"
              "（可在“待确认单位”页归入）。")
         echo(f"登录密码：{'环境变量 ' + PASSWORD_ENV + ' 中的密码' if given else password}")
-        app = create_app(demo.settings, engine=demo.engine, password=PasswordHash(password),
-                         clock=demo.clock)
-        run(app, host=host, port=port, echo=echo)
+        app = demo_app(demo, PasswordHash(password))
+        pages = [(s.campaign.code, f"/c/{n}/" if n else "/")
+                 for n, s in enumerate([demo.settings, *(s for s, _ in demo.others)])]
+        run(app, host=host, port=port, echo=echo, campaigns=pages if demo.others else ())

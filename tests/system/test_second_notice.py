@@ -10,9 +10,7 @@ against real IMAP and SMTP servers."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -20,60 +18,20 @@ import yaml
 
 from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.samples import build_mail
+from formbot.demo.secondnotice import (
+    CONFIRMED,
+    ID_BAD,
+    ID_WANG,
+    blank_forms,
+    dinghai_forms,
+    notice_forms,
+    yinhang_zip,
+)
 from formbot.demo.smtp_server import EmbeddedSMTP
 from parsers.declare import read_declarations
 from tests.cli.test_cli import run
 from tests.support.fixtures.legacy import libreoffice_made
-from tests.support.formfiles import Table, docx_bytes, xlsx_bytes
 from tests.support.helpers import BOT, body_of, parse_sent, sheet_table, write_config
-
-NOTICE = """\
-- key: nominee
-  title: 杨浦区“最美职工”推荐人选登记表
-  short: 最美职工推荐表
-  attachment: 附件1
-  title_words: [推荐人选登记表]
-  fields:
-    - {key: name, label: 姓名, required: true}
-    - {key: idcard, label: 身份证号, kind: idcard}
-    - {key: sex, label: 性别, kind: choice, options: [男, 女]}
-    - {key: born, label: 出生年月, kind: date}
-    - {key: party, label: 是否党员, kind: yesno}
-    - {key: deeds, label: 主要事迹, max_len: 200}
-- key: roster
-  title: 职工志愿者骨干名单
-  short: 骨干名单
-  attachment: 附件2
-  fields:
-    - {key: person, label: 姓名, required: true}
-    - {key: mobile, label: 手机, kind: phone}
-- key: budget
-  title: 活动经费预算表
-  short: 经费预算表
-  attachment: 附件3
-  fields:
-    - {key: item, label: 项目名称, required: true}
-    - {key: amount, label: 金额, kind: money, unit: 万元}
-"""
-# What the admin confirms in the draft: the keys and short names (the rest is as drafted).
-CONFIRMED = {"yang_pu_qu_zui_mei_zhi": "nominee", "zhi_gong_zhi_yuan_zhe_gu": "roster",
-             "huo_dong_jing_fei_yu_suan": "budget",
-             "short: \"杨浦区“最美职工”推荐人选登记表\"": "short: \"最美职工推荐表\"",
-             "short: \"职工志愿者骨干名单\"": "short: \"骨干名单\"",
-             "short: \"活动经费预算表\"": "short: \"经费预算表\""}
-
-
-def idcard(first17: str) -> str:
-    """A resident ID with its GB 11643 check character."""
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
-    return first17 + "10X98765432"[total % 11]
-
-
-ID_WANG = idcard("31011019850312002")
-ID_BAD = ID_WANG[:-1] + ("0" if ID_WANG[-1] != "0" else "1")   # a typo: the checksum fails
-MOBILE = "138 1234 5678"
-DEEDS = "扎根一线二十年，" * 30   # 240 字: over the 200 the notice allows, kept whole
 
 
 def _mail(sender: str, subject: str, files: list[tuple[str, bytes]], n: int) -> bytes:
@@ -82,14 +40,11 @@ def _mail(sender: str, subject: str, files: list[tuple[str, bytes]], n: int) -> 
 
 
 def test_a_new_notice_is_collected_end_to_end_with_no_code_change(tmp_path: Path) -> None:
-    truth = tmp_path / "truth.yaml"
-    truth.write_text(NOTICE, encoding="utf-8")
-    nominee, roster, budget = read_declarations(truth)
+    nominee, roster, budget = notice_forms()
     notice = tmp_path / "notice"
     notice.mkdir()
-    (notice / "附件1.docx").write_bytes(docx_bytes([Table.of(nominee)]))
-    (notice / "附件2.xlsx").write_bytes(xlsx_bytes([Table.of(roster)]))
-    (notice / "附件3.docx").write_bytes(docx_bytes([Table.of(budget)]))
+    for name, data in blank_forms().items():
+        (notice / name).write_bytes(data)
 
     # forms draft → the same labels, kinds and limits as the notice means.
     draft = run("forms", "draft", "附件1.docx", "附件2.xlsx", "附件3.docx", "--out",
@@ -118,25 +73,12 @@ def test_a_new_notice_is_collected_end_to_end_with_no_code_change(tmp_path: Path
         assert "最美职工推荐表" in check.stdout and "经费预算表" in check.stdout
 
         # 定海路: all three, as people write them — .docx, .xlsx, and a .doc from LibreOffice.
-        nomination = docx_bytes([Table.of(nominee, [
-            ["1", "王芳", ID_WANG, "女", "1985年3月", "是", DEEDS]], unit="定海路街道总工会")])
-        names = xlsx_bytes([Table.of(roster, [["1", "李强", MOBILE], ["2", "赵敏", "021-65012345"]],
-                                     unit="定海路街道总工会")])
-        money = libreoffice_made(docx_bytes([Table.of(budget, [
-            ["1", "劳模宣讲", "1.2万元"], ["2", "志愿服务物资", "12,000元"]],
-            unit="定海路街道总工会")]), "docx", "doc")
+        nomination, names, money = dinghai_forms()
         imap.append(_mail("dhjd_gh@example.cn", "定海路街道总工会报送最美职工推荐材料",
                           [("推荐表.docx", nomination), ("名单.xlsx", names),
-                           ("预算.doc", money)], 1))
+                           ("预算.doc", libreoffice_made(money, "docx", "doc"))], 1))
         # 殷行: a zip of two forms, one ID with a typo and 性别 written 男性; no budget.
-        packed = io.BytesIO()
-        with zipfile.ZipFile(packed, "w") as archive:
-            archive.writestr("推荐.docx", docx_bytes([Table.of(nominee, [
-                ["1", "陈刚", ID_BAD, "男性", "1979.11", "否", "带头攻关"]],
-                unit="殷行街道总工会")]))
-            archive.writestr("名单.xlsx", xlsx_bytes([Table.of(roster, [["1", "周洁", "13912345678"]],
-                                                              unit="殷行街道总工会")]))
-        imap.append(_mail("yinhang_gh@example.cn", "附件1、附件2", [("材料.zip", packed.getvalue())],
+        imap.append(_mail("yinhang_gh@example.cn", "附件1、附件2", [("材料.zip", yinhang_zip())],
                           2))
 
         poll = run("poll", "--config", str(config), "--now", "2018-06-10T10:00:00+08:00",
