@@ -17,7 +17,7 @@ from errors import FormbotError
 from formbot.poll import pipeline
 from formbot.settings.config import Settings
 from ingest.rawstore import read_raw
-from parsers.files import sniff
+from parsers.files import sniff, unpacked
 from parsers.mail import parse_mail
 from parsers.specs import FormSpec
 from store import audit
@@ -33,7 +33,9 @@ class PaperView:
     """What the message page shows beside one submission read from paper."""
 
     source: str
-    pages: list[tuple[str, int]]                 # (attachment sha256, page number)
+    # (the mail's attachment's sha256, page number, the file's name as read: "x.zip/scan.jpg"
+    # for a scan inside a zip, the inner attachment's name for one in a forwarded mail)
+    pages: list[tuple[str, int, str]]
     doubts: list[dict]
     corrections: list[CellCorrection] = field(default_factory=list)
     fields: list[tuple[str, str]] = field(default_factory=list)   # (key, label)
@@ -50,10 +52,10 @@ def paper_views(session: Session, message: Message, submissions: list[Submission
         if not sub.source or sub.id is None:
             continue
         names = set(sub.file_name.split("、"))
-        pages = list(dict.fromkeys((d["sha256"], d["page"]) for d in sub.doubts
-                                   if d.get("sha256")))
+        pages = list(dict.fromkeys((d["sha256"], d["page"], d.get("file") or "")
+                                   for d in sub.doubts if d.get("sha256")))
         if not pages:
-            pages = [(r.sha256, 1) for r in records
+            pages = [(r.sha256, 1, r.name) for r in records
                      if r.name in names and r.kind in ("image", "pdf") and r.sha256]
         spec = next((f for f in forms if f.key == sub.form), None)
         if spec is None:   # a form no longer declared: nothing to correct against
@@ -65,15 +67,28 @@ def paper_views(session: Session, message: Message, submissions: list[Submission
     return views
 
 
-def page_image(message: Message, sha256: str, page: int) -> bytes:
-    """One page of a kept attachment as PNG: a picture turned upright (EXIF) and scaled to
-    the screen, a PDF page rendered (pypdfium2). Raises FormbotError when there is none."""
+def _paper_file(message: Message, sha256: str, name: str) -> bytes | None:
+    """The picture or PDF read as `name` from the attachment `sha256` of the kept mail: the
+    attachment itself, or the file inside it (a zip, a forwarded mail) that bore that name."""
+    envelope = parse_mail(read_raw(message.raw_path))
+    for attachment in envelope.attachments:
+        if attachment.sha256 != sha256:
+            continue
+        for inner_name, data in unpacked(attachment.name, attachment.data):
+            if sniff(data) in ("image", "pdf") and (not name or inner_name == name):
+                return data
+    return None
+
+
+def page_image(message: Message, sha256: str, page: int, name: str = "") -> bytes:
+    """One page of a kept picture or PDF as PNG: a picture turned upright (EXIF) and scaled
+    to the screen, a PDF page rendered (pypdfium2). `name`: the file's name as read, which
+    finds it inside a zip or a forwarded mail. Raises FormbotError when there is none."""
     from PIL import Image, ImageOps
 
-    envelope = parse_mail(read_raw(message.raw_path))
-    data = next((a.data for a in envelope.attachments if a.sha256 == sha256), None)
+    data = _paper_file(message, sha256, name)
     if data is None:
-        raise FormbotError("这封邮件里没有这个附件（可能在压缩包里），请下载邮件原件查看")
+        raise FormbotError("这封邮件里没有找到这个图片或 PDF，请下载邮件原件查看")
     kind = sniff(data)
     try:
         if kind == "image":
