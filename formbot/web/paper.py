@@ -14,15 +14,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from errors import FormbotError
-from formbot.poll import pipeline
 from formbot.settings.config import Settings
 from ingest.rawstore import read_raw
 from parsers.files import sniff, unpacked
+from parsers.forms import FormData, FormRow, Problem, correct_value
 from parsers.mail import parse_mail
 from parsers.specs import FormSpec
 from store import audit
 from store.corrections import CellCorrection, corrections_for, put_correction
-from store.models import AttachmentRecord, Message, Submission
+from store.models import AttachmentRecord, Message, RowRecord, Submission
 
 PAGE_PIXELS = 1800          # the long side of a page shown in the console
 SOURCE = {"ocr": "从图片（扫描件或照片）识别", "pdf": "从 PDF 文字层读取"}
@@ -121,8 +121,11 @@ def page_image(message: Message, sha256: str, page: int, name: str = "") -> byte
 
 def correct_cell(settings: Settings, *, engine: Engine, message_id: int, form: str,
                  seq: int, field_key: str, value: str, now: datetime, who: str) -> str:
-    """Keep the admin's correction of one cell, audited, then store the mail again through
-    the pipeline's reprocess (which applies it); returns a sentence for the admin."""
+    """Keep the admin's correction of one cell, audited, and put it into the stored row at
+    once: the value read by the field's kind, the cell's problems and doubt replaced. The
+    mail is not read again (OCR costs seconds a page); `formbot reprocess`, which does read
+    it again, applies the kept correction (`formbot/poll/paperwork.py`). Returns a sentence
+    for the admin."""
     spec = next((f for f in settings.forms if f.key == form), None)
     label = next((f.label for f in spec.data_fields if f.key == field_key), None) \
         if spec else None
@@ -137,18 +140,33 @@ def correct_cell(settings: Settings, *, engine: Engine, message_id: int, form: s
             raise FormbotError("没有这封邮件（可能已被删除），请刷新页面")
         sub = session.exec(select(Submission).where(
             Submission.message_ref == message_id, Submission.form == form)).first()
-        if sub is None or not 1 <= seq <= sub.row_count:
+        record = session.exec(select(RowRecord).where(
+            RowRecord.submission_id == sub.id, RowRecord.seq == seq)).first() \
+            if sub is not None else None
+        if sub is None or record is None:
             raise FormbotError(f"{spec.short}没有第 {seq} 行，请核对行号")
-        was = next((d["text"] for d in sub.doubts
-                    if d.get("row") == seq and d.get("field_key") == field_key), "")
+        was = record.raw.get(field_key, "")
         key = message.key
         put_correction(session, message_key=key, form=form, seq=seq, field=field_key,
                        value=value, was=was, at=now, who=who)
+        _correct_row(spec, sub, record, field_key, value)
         audit.record(session, at=now, who=who, action="correct-cell",
                      detail=f"邮件 {key} {spec.short}第{seq}行“{label}”：“{was}” → “{value}”")
         session.commit()
-    try:
-        pipeline.reprocess(settings, engine=engine, now=now, message_ids=[key])
-    except FormbotError as exc:   # stored; only sending failed: the receipt waits
-        logger.warning("console.correct_incomplete reason={}", exc)
     return f"已更正{spec.short}第{seq}行“{label}”为“{value}”；重新读取这封邮件时也会保留。"
+
+
+def _correct_row(spec: FormSpec, sub: Submission, record: RowRecord, field_key: str,
+                 value: str) -> None:
+    """The stored row as the pipeline would store it with the correction applied: the same
+    reading by kind (`parsers.forms.correct_value`), on this one cell."""
+    row = FormRow(record.seq, dict(record.data), dict(record.raw))
+    correct_value(FormData(spec, rows=[row]), record.seq, field_key, value)
+    label = next(f.label for f in spec.data_fields if f.key == field_key)
+    own = Problem("", row=record.seq, field=label).describe()   # "第2行“…”：": this cell's
+    # New objects, not changed in place: the JSON columns are written only when replaced.
+    record.data, record.raw = dict(row.values), dict(row.raw)
+    record.problems = [p for p in record.problems if not p.startswith(own)] + \
+        [p.describe() for p in row.problems]
+    sub.doubts = [d for d in sub.doubts
+                  if not (d.get("row") == record.seq and d.get("field_key") == field_key)]

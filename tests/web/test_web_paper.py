@@ -1,5 +1,6 @@
 """A scan that came inside a zip, in the console: its page image is shown beside the rows
-like a scan attached directly, and one inside a forwarded mail too.
+like a scan attached directly, and one inside a forwarded mail too; the admin's correction
+of a cell read by OCR is stored at once, without reading the picture again.
 
 Real servers (pymap, aiosmtpd), a real scan (LibreOffice → PDF → OpenCV, 200 dpi, a seal),
 read by the real OCR worker once for the module (seconds a page)."""
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+import openpyxl
 import pytest
 from PIL import Image
 from sqlmodel import Session, select
@@ -24,13 +26,16 @@ from formbot.demo.imap_server import EmbeddedIMAP
 from formbot.demo.samples import build_mail
 from formbot.demo.scans import FILLS, docx_for, scan, to_pdf
 from formbot.demo.smtp_server import EmbeddedSMTP
+from formbot.poll import pipeline
 from formbot.web import paper
 from formbot.web.app import create_app
 from formbot.web.auth import LoginThrottle, PasswordHash
 from parsers.mail import parse_mail
+from parsers.ocr.worker import OcrWorker
+from store.audit import AuditEntry
 from store.models import Message, Submission
 from tests.conftest import PASSWORD
-from tests.support.helpers import BOT, NOW, Bot, write_config
+from tests.support.helpers import BOT, NOW, Bot, sheet_table, write_config
 
 VOLUNTEER_FILL = FILLS[1][1]       # 殷行街道工会's volunteer form
 ADMIN = "correct horse battery"
@@ -124,6 +129,38 @@ def test_the_page_of_a_scan_inside_a_zip_is_shown_beside_the_rows(zipped: Zipped
     assert bare.status_code == 200 and bare.content == png.content
     other = zipped.client.get(urls[0].split("?")[0] + "?file=报送.zip/说明.txt")
     assert other.status_code == 404 and "请下载邮件原件查看" in other.text
+
+
+def _exported(zipped: Zipped) -> list[list[object]]:
+    response = zipped.client.post("/export", data={"csrf": zipped.csrf("/")})
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    return sheet_table(book["志愿者服务队登记表"])
+
+
+def test_a_correction_is_stored_without_reading_the_picture_again(zipped: Zipped) -> None:
+    message = zipped.message()
+    before = [row[:] for row in _exported(zipped)]
+    team = before[0].index("登记服务队名称")
+    assert [r[team] for r in before[1:]] == [r[0] for r in VOLUNTEER_FILL.rows]
+    started = OcrWorker.started
+    done = zipped.client.post(f"/messages/{message.id}/correct", data={
+        "csrf": zipped.csrf(f"/messages/{message.id}"), "form": "volunteer_team", "seq": "3",
+        "field": "size", "value": "约16人"}, follow_redirects=True)
+    assert "已更正志愿者服务队登记表第3行“服务队人数”为“约16人”" in done.text
+    assert OcrWorker.started == started, "the correction started the OCR worker"
+    after = _exported(zipped)
+    size = after[0].index("服务队人数")
+    assert [r[size] for r in after[1:]] == [30, 12, 16]       # read by its kind, as typed
+    assert [r[team] for r in after[1:]] == [r[team] for r in before[1:]]
+    with Session(zipped.bot.engine) as session:
+        (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "correct-cell"))
+        assert "第3行“服务队人数”：“约15人” → “约16人”" in entry.detail
+    # `reprocess` reads the picture again (the worker starts) and keeps the correction
+    pipeline.reprocess(zipped.bot.settings, engine=zipped.bot.engine, now=NOW)
+    assert OcrWorker.started > started
+    assert [r[size] for r in _exported(zipped)[1:]] == [30, 12, 16]
+    assert len(zipped.smtp.wait_for(1)) == 1          # no second receipt
 
 
 def forwarded(inner_attachments: dict[str, bytes]) -> bytes:
