@@ -79,7 +79,8 @@ def _score(fills: list, read: dict) -> dict:
     from parsers.builtin import ACTIVITY, VOLUNTEER_TEAM
 
     cells = exact = chars = chars_right = flagged = wrong = caught = data_cells = 0
-    for (kind, fill), got in zip(fills, read["files"], strict=True):
+    misses: list[str] = []
+    for number, ((kind, fill), got) in enumerate(zip(fills, read["files"], strict=True), 1):
         spec = ACTIVITY if kind == "activity" else VOLUNTEER_TEAM
         form = next((f for f in got["forms"] if f["key"] == spec.key), None) or {}
         flags = {tuple(f) for f in got["flags"]}
@@ -107,11 +108,14 @@ def _score(fills: list, read: dict) -> dict:
             if not right:
                 wrong += 1
                 caught += is_flagged
+                misses.append(f"form {number} row {where[0]} {where[1]}: {expected!r} read "
+                              f"{value!r}{'' if is_flagged else ' NOT FLAGGED'}")
     return {"cells": cells, "exact": exact / cells, "chars": chars_right / chars,
             "wrong": wrong, "caught": caught / wrong if wrong else 1.0,
             "flagged": flagged / data_cells if data_cells else 0.0,
             "wall_page": read["wall"] / len(fills), "cpu_page": read["cpu"] / len(fills),
-            "rss_mb": read["rss_mb"], "load": read.get("load", [0.0, 0.0, 0.0])}
+            "rss_mb": read["rss_mb"], "load": read.get("load", [0.0, 0.0, 0.0]),
+            "misses": misses}
 
 
 def _mark(ok: bool) -> str:
@@ -159,6 +163,9 @@ def main() -> None:
         print(f"{variant:14} {f['cells']:6d} {f['exact']:7.1%} {f['chars']:7.2%} {f['wrong']:5d} "
               f"{f['caught']:7.0%} {f['flagged']:7.1%} {f['wall_page']:7.2f} {f['cpu_page']:6.2f} "
               f"{f['rss_mb']:7.0f}  {load}")
+    for variant, f in figures.items():
+        for miss in f["misses"]:
+            print(f"  {variant} wrong: {miss}")
     print("\ntargets (judged on textpdf, scan200, photo; scan150 and messenger1280 shown only):")
     for variant, f in figures.items():
         if variant not in JUDGED:

@@ -17,7 +17,7 @@ import io
 import re
 import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -398,6 +398,32 @@ def read_attachment(name: str, data: bytes, *, converter: LegacyConverter | None
         return results or [FileResult(name, kind, problem=f"{what}里没有附件")]
     return [read_file(name, data, converter=converter, limits=limits, budget=budget,
                       forms=forms)]
+
+
+def unpacked(name: str, data: bytes, *, limits: ReadLimits | None = None,
+             depth: int = 0) -> Iterator[tuple[str, bytes]]:
+    """The files an attachment holds, named as `read_attachment` names their results: the
+    file itself, or each file inside a zip, rar, forwarded mail or winmail.dat, nested ones
+    too. Nothing is read; a container that cannot be opened yields nothing (for the
+    console's page image of a scan that came inside a zip or a forwarded mail)."""
+    limits = limits or ReadLimits()
+    kind = sniff(data)
+    if kind not in ("zip", "rar", "message", "tnef") or len(data) > limits.max_attachment_bytes:
+        yield name, data
+        return
+    if depth >= MAX_DEPTH:
+        return
+    budget = Budget(limits.max_unpacked_bytes)
+    try:
+        if kind in ("zip", "rar"):
+            inner = [(f"{name}/{entry}", content) for entry, content in
+                     (_unzip(data, budget) if kind == "zip" else _unrar(data, budget))]
+        else:
+            inner = _inner_files(kind, data, limits)
+    except Exception:  # broken or refused: read_attachment said why when the mail came
+        return
+    for inner_name, content in inner:
+        yield from unpacked(inner_name, content, limits=limits, depth=depth + 1)
 
 
 def _inner_files(kind: str, data: bytes, limits: ReadLimits) -> list[tuple[str, bytes]]:

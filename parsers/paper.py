@@ -24,8 +24,9 @@ MAX_OCR_PAGES = 6   # a form is one or two pages; more pictures wait for a perso
 
 # Why a cell is doubtful (keys; `DOUBT_TEXT` says them to a person).
 LOW_SCORE, SEAL, LOW_RES, HEADER = "low_score", "seal", "low_resolution", "header"
+UNREAD = "unread"
 DOUBT_TEXT = {LOW_SCORE: "识别把握不大", SEAL: "被印章遮挡", LOW_RES: "图片清晰度低",
-              HEADER: "表头与通知的表格不一致"}
+              HEADER: "表头与通知的表格不一致", UNREAD: "可能有字没有识别出来"}
 SCORE_UNDER_SEAL = 0.985      # seal ink hides strokes even when the score stays high
 SCORE_LOW_RES = 0.97
 
@@ -92,6 +93,8 @@ class PaperRead:
 
 def _doubts(cell: dict, page_low_res: bool) -> tuple[str, ...]:
     score = cell.get("confidence", 1.0)
+    if cell.get("unread"):   # ink seen but not read: the text may lack a character, or be empty
+        return (UNREAD,) + ((SEAL,) if cell.get("seal") else ())
     if not cell.get("text"):
         return ()
     found = []
@@ -253,6 +256,8 @@ def mark_doubts(paper: PaperRead, lines: list[Line], forms: list[object]) -> Non
                 continue
             spec_field = owner.columns[column]
             row = _row_holding(forms, owner.spec.key, spec_field.key, read.text, reads[0].text)
+            if row is None and not read.text:
+                continue   # ink beside a blank row nobody filled: no row to check
             paper.doubts.append(Doubt(owner.spec.key, row, spec_field.label, read.text,
                                       read.doubts, read.page))
 
@@ -266,8 +271,10 @@ def _row_holding(forms: list[object], form_key: str, field_key: str, text: str,
             continue
         for row in form.rows:  # type: ignore[attr-defined]
             raw = row.raw.get(field_key, "")
-            if field_key == "seq" or (text and text in raw):
+            if field_key == "seq" or (text in raw if text else not raw):
                 candidates.append(row.seq)
     if seq_text.isdigit() and int(seq_text) in candidates:
         return int(seq_text)
+    if not text:   # an empty cell is placed by its line's 序号 alone
+        return None
     return candidates[0] if candidates else None

@@ -114,7 +114,8 @@ async def page_image(request: Request) -> Response:
     try:
         data = await run_in_threadpool(paper.page_image, message,
                                        str(request.path_params["sha256"]),
-                                       int(request.path_params["page"]))
+                                       int(request.path_params["page"]),
+                                       request.query_params.get("file", ""))
     except FormbotError as exc:
         raise HTTPException(404, str(exc)) from exc
     return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .grid import SEAL_SHARE, PageGrid, find_grid
@@ -27,6 +28,13 @@ DOUBTFUL_SCORE = 0.93
 # Character height (px) under which a page is "low resolution": 10.5 pt print at
 # ~120 dpi; the misreads of 1280-px messenger photos start there.
 LOW_RES_HEIGHT = 20
+# A character the recogniser dropped while scoring the rest high (a 。 or the last 活 of a
+# wrapped cell half under a seal, on a 150-dpi scan or a 1280-px photo) shows two ways:
+# the detected line is wider than the characters read from it (by over this share of its
+# height: digits and Latin letters leave at most ~0.5), or dark ink in the cell lies
+# outside every detected line (a short last line the detector missed).
+UNREAD_GAP = 0.55
+INK_DARK = 150            # grey level (flattened red channel): print, not a pale seal
 MAX_SIDE = 3000   # px: a 48-megapixel photo is scaled down to this before anything
 
 
@@ -62,16 +70,54 @@ def engine() -> Any:
 
 # --- A page ---------------------------------------------------------------------------
 
-def _boxes(result: Any) -> list[tuple[float, float, float, float, str, float]]:
-    """(x0, y0, x1, y1, text, score) of each recognised text line."""
+def _boxes(result: Any) -> list[tuple[float, float, float, float, str, float, bool]]:
+    """(x0, y0, x1, y1, text, score, short) of each recognised text line; `short`: its
+    characters fall short of the line the detector found (one was seen but not read)."""
     if result.boxes is None:
         return []
+    words = result.word_results
+    if not words or len(words) != len(result.txts):   # RapidOCR drops empty ones: unpaired
+        words = [()] * len(result.txts)
     found = []
-    for box, text, score in zip(result.boxes, result.txts, result.scores, strict=True):
+    for box, text, score, chars in zip(result.boxes, result.txts, result.scores, words,
+                                       strict=True):
         xs, ys = box[:, 0], box[:, 1]
-        found.append((float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()),
-                      str(text), float(score)))
+        x0, y0, x1, y1 = float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+        found.append((x0, y0, x1, y1, str(text), float(score),
+                      _falls_short(str(text), chars, x0, x1, y1 - y0)))
     return found
+
+
+def _falls_short(text: str, chars: Any, x0: float, x1: float, height: float) -> bool:
+    try:
+        if "".join(str(c[0]) for c in chars).replace(" ", "") != text.replace(" ", ""):
+            return False           # not this line's characters: no judgement
+        edges = [float(point[0]) for c in chars for point in c[2]]
+    except (TypeError, IndexError, ValueError):
+        return False
+    if not edges or height <= 0:
+        return False
+    return max(min(edges) - x0, x1 - max(edges)) > UNREAD_GAP * height
+
+
+def _stray_ink(image: np.ndarray, box: tuple[int, int, int, int],
+               lines: list[tuple], height: float) -> bool:
+    """Whether the cell holds a character-sized mark of dark ink outside every detected
+    text line: text the detector did not see, so not read."""
+    if height <= 0:
+        return False
+    x0, y0, x1, y1 = box
+    margin = 4                 # the ruled lines around the cell
+    ink = (image[y0 + margin:y1 - margin, x0 + margin:x1 - margin] < INK_DARK).astype(np.uint8)
+    if ink.size == 0 or not ink.any():
+        return False
+    for line in lines:         # every line on the page: one may reach over from a neighbour
+        lx0, ly0 = int(line[0]) - x0 - margin - 2, int(line[1]) - y0 - margin - 2
+        lx1, ly1 = int(line[2]) - x0 - margin + 3, int(line[3]) - y0 - margin + 3
+        ink[max(0, ly0):max(0, ly1), max(0, lx0):max(0, lx1)] = 0
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    small = 0.2 * height       # a ruled line's remnant is thin; noise is smaller still
+    return any(w >= small and h >= small for _, _, w, h, _ in stats[1:count])
 
 
 def _text_lines(boxes: list[tuple[float, float, float, float, str, float]]) -> list[dict]:
@@ -89,7 +135,8 @@ def _text_lines(boxes: list[tuple[float, float, float, float, str, float]]) -> l
              "confidence": min(b[5] for b in line)} for line in lines]
 
 
-def _cells(grid: PageGrid, boxes: list[tuple]) -> list[list[dict]]:
+def _cells(grid: PageGrid, boxes: list[tuple], everywhere: list[tuple],
+           char_height: float) -> list[list[dict]]:
     """The grid's cells with the text lines whose centre they hold."""
     holder: dict[int, list[tuple]] = {}
     for box in boxes:
@@ -116,6 +163,8 @@ def _cells(grid: PageGrid, boxes: list[tuple]) -> list[list[dict]]:
             "text": fix_text(text),
             "confidence": round(min((b[5] for b in inside), default=1.0), 4),
             "seal": cell.seal >= SEAL_SHARE,
+            "unread": any(b[6] for b in inside) or _stray_ink(grid.image, cell.box, everywhere,
+                                                               char_height),
             "rowspan": cell.rowspan, "colspan": cell.colspan,
         }
     return rows
@@ -141,10 +190,11 @@ def _split_across_cells(grid: PageGrid, boxes: list[tuple], image: np.ndarray,
             if crop.size == 0:
                 continue
             rec = ocr(np.ascontiguousarray(np.dstack([crop] * 3)), use_det=False,
-                      use_cls=False, use_rec=True)
+                      use_cls=False, use_rec=True, return_word_box=False)
             for text, score in zip(rec.txts or (), rec.scores or (), strict=False):
                 if text.strip():
-                    out.append((float(x0), box[1], float(x1), box[3], str(text), float(score)))
+                    out.append((float(x0), box[1], float(x1), box[3], str(text), float(score),
+                                box[6]))
     return out
 
 
@@ -163,7 +213,7 @@ def read_page(data: bytes, engine_of: Callable[[], Any]) -> dict:
     image = grid.image
     # Explicit flags: RapidOCR keeps the last call's flags (a rec-only call below).
     result = ocr(np.ascontiguousarray(np.dstack([image] * 3)), use_det=True, use_cls=False,
-                 use_rec=True)
+                 use_rec=True, return_word_box=True)
     boxes = _boxes(result)
     heights = [b[3] - b[1] for b in boxes if len(b[4]) >= 2]
     char_height = float(np.median(heights)) if heights else 0.0
@@ -174,5 +224,6 @@ def read_page(data: bytes, engine_of: Callable[[], Any]) -> dict:
     inside = [b for b in boxes if y0 <= (b[1] + b[3]) / 2 <= y1]
     page["above"] = _text_lines([b for b in boxes if (b[1] + b[3]) / 2 < y0])
     page["below"] = _text_lines([b for b in boxes if (b[1] + b[3]) / 2 > y1])
-    page["rows"] = _cells(grid, _split_across_cells(grid, inside, image, ocr))
+    page["rows"] = _cells(grid, _split_across_cells(grid, inside, image, ocr), boxes,
+                          char_height)
     return page

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 PAGE_SECONDS = 40.0            # one page; measured 3–13 s on a shared 2-core machine
 MEMORY_CEILING = 3 * 1024**3   # address space, not RSS: onnxruntime maps ~1.5 GB it never touches
@@ -50,6 +51,8 @@ def _limit_memory(ceiling: int) -> None:
 class OcrWorker:
     """`with OcrWorker() as worker: worker.read(png)` → the page as `read.read_page` gives it."""
 
+    started: ClassVar[int] = 0    # OCR processes this process has started, all workers
+
     def __init__(self, limits: WorkerLimits | None = None) -> None:
         self.limits = limits or WorkerLimits()
         self._process: subprocess.Popen[bytes] | None = None
@@ -70,6 +73,7 @@ class OcrWorker:
             cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
             preexec_fn=lambda: _limit_memory(ceiling), start_new_session=True)
         self.pids.append(process.pid)
+        OcrWorker.started += 1
         return process
 
     def close(self) -> None:

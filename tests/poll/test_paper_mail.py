@@ -148,7 +148,7 @@ def the_console_shows_the_page_beside_the_rows_with_the_doubts(paper: Paper) -> 
     page = paper.client.get(f"/messages/{message.id}")
     assert page.status_code == 200
     assert "从图片（扫描件或照片）识别" in page.text
-    image_url = re.search(r'<img src="([^"]+\.png)"', page.text).group(1)  # type: ignore[union-attr]
+    image_url = re.search(r'<img src="([^"]+\.png[^"]*)"', page.text).group(1)  # type: ignore[union-attr]
     for doubt in paper.submissions()["volunteer_team"].doubts:
         assert doubt["sentence"] in page.text
     png = paper.client.get(image_url)
