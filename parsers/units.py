@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -49,8 +50,10 @@ class Match:
     score: float = 100.0
 
 
+@lru_cache(maxsize=8192)
 def unit_key(text: str) -> str:
-    """The distinctive core of a unit name: `上海市杨浦区定海路街道总工会` → `定海路街道`."""
+    """The distinctive core of a unit name: `上海市杨浦区定海路街道总工会` → `定海路街道`.
+    Cached: every form of every mail is compared with every registered unit's names."""
     # `定海路街道总工会（盖章）`: the stamp note is not part of the name.
     core = _STAMP.sub("", clean_text(text))
     # `__殷行街道总工会____`: typed over the template's underline, which is no part either.
