@@ -47,6 +47,7 @@ from .smtperrors import (
 
 DRAIN_LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 10                        # temporary failures of one mail, then it fails
+PARTLY_SENT = "这些地址不会再收到这一封，请核实后另行告知该单位"
 BACKOFF_FIRST = timedelta(minutes=5)     # doubled at each temporary failure…
 BACKOFF_MAX = timedelta(hours=6)         # …up to this: ten attempts span about a day
 
@@ -294,6 +295,10 @@ def _send(client: smtplib.SMTP, raw: bytes, envelope: _Envelope) -> dict[str, tu
 def _partly_refused(row_id: int, refused: dict[str, tuple[int, bytes]]) -> str:
     what, advice, replies = _refused(refused)
     logger.warning("outbox.partly_refused id={} server_reply={}", row_id, replies)
+    # The mail counts as sent, so nothing retries it for these addresses, even when their
+    # refusal was temporary: "wait" would be wrong advice.
+    if not advice or advice == WAIT:
+        advice = PARTLY_SENT
     return f"已发出，但部分收件人被拒收：{what}。{advice}。"
 
 

@@ -92,6 +92,11 @@ class EncodedPart:
         self.decode_into(out)
         return out.getvalue()
 
+    def head(self) -> bytes:
+        """The file's first bytes (from its first encoded chunk): enough to tell its kind."""
+        stream = _Base64Stream()
+        return next((stream.feed(c) for c in self._encoded_chunks()), b"")
+
     def decode_into(self, sink: BinaryIO) -> None:
         """Decoded a megabyte at a time into `sink` (a file: never whole in memory)."""
         stream = _Base64Stream()

@@ -27,7 +27,8 @@ _PACKAGES = ("word/document.xml", "xl/workbook.xml")
 def slimmed(payload: bytes | EncodedPart, max_unpacked: int) -> bytes | None:
     """A large attachment still in the raw mail, without its pictures; else None (the
     caller decodes it as it is)."""
-    if isinstance(payload, EncodedPart) and payload.size >= SLIM_AT:
+    if isinstance(payload, EncodedPart) and payload.size >= SLIM_AT \
+            and payload.head().startswith(b"PK\x03\x04"):   # a zip: maybe a package
         return without_pictures(payload, max_unpacked)
     return None
 
@@ -36,15 +37,15 @@ def without_pictures(part: EncodedPart, max_unpacked: int) -> bytes | None:
     """The Office package in `part` with its pictures emptied, or None when it is not one
     (or not one worth it: damaged, or its text parts larger than `max_unpacked`, which the
     ordinary reading reports with its own words)."""
-    with tempfile.TemporaryFile(prefix="formbot-attachment-") as handle:
-        part.decode_into(handle)
-        handle.seek(0)
-        try:
+    try:
+        with tempfile.TemporaryFile(prefix="formbot-attachment-") as handle:
+            part.decode_into(handle)     # a full disk: OSError, read the ordinary way
+            handle.seek(0)
             with zipfile.ZipFile(handle) as source:
                 infos = source.infolist()
                 names = {info.filename for info in infos}
-                if not any(name in names for name in _PACKAGES):
-                    return None
+                if not any(name in names for name in _PACKAGES) or len(names) != len(infos):
+                    return None    # not a package, or one with a name twice: as it is
                 kept = [i for i in infos if not _PICTURES.match(i.filename)]
                 if sum(i.file_size for i in kept) > max_unpacked or len(infos) > 10_000:
                     return None
@@ -55,7 +56,7 @@ def without_pictures(part: EncodedPart, max_unpacked: int) -> bytes | None:
                             slim.writestr(info.filename, b"")
                         else:
                             slim.writestr(info.filename, source.read(info))
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
-                OSError, ValueError, RuntimeError):
-            return None   # decoded as it is, and read (or refused) the ordinary way
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            OSError, ValueError, RuntimeError):
+        return None   # decoded as it is, and read (or refused) the ordinary way
     return out.getvalue()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import warnings
 from dataclasses import dataclass
 
 from .values import clean_text
@@ -248,11 +247,7 @@ def xlsx_lines(data: bytes) -> list[Line]:
 
     # data_only takes the cached value of a formula rather than its text (a clerk's
     # =SUM(...) should read as its result). Not read_only: merged ranges are needed.
-    # Its warnings (an unsupported extension, a picture it drops) are about formatting,
-    # never the cells, and would reach the admin's terminal as English lines.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        workbook = openpyxl().load_workbook(io.BytesIO(data), data_only=True)
+    workbook = openpyxl().load_workbook(io.BytesIO(data), data_only=True)
     lines: list[Line] = []
     try:
         for index, sheet in enumerate(workbook.worksheets):

@@ -50,10 +50,19 @@ class Match:
     score: float = 100.0
 
 
-@lru_cache(maxsize=8192)
 def unit_key(text: str) -> str:
     """The distinctive core of a unit name: `上海市杨浦区定海路街道总工会` → `定海路街道`.
-    Cached: every form of every mail is compared with every registered unit's names."""
+    Cached for names of a name's length: every form of every mail is compared with every
+    registered unit's names (a long text from a stranger's form is not kept)."""
+    return _cached_key(text) if len(text) <= 64 else _unit_key(text)
+
+
+@lru_cache(maxsize=4096)
+def _cached_key(text: str) -> str:
+    return _unit_key(text)
+
+
+def _unit_key(text: str) -> str:
     # `定海路街道总工会（盖章）`: the stamp note is not part of the name.
     core = _STAMP.sub("", clean_text(text))
     # `__殷行街道总工会____`: typed over the template's underline, which is no part either.

@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -59,11 +61,12 @@ class Child:
             self._popen.wait(timeout)
 
     def close(self) -> None:
-        if self.is_alive():
-            raise ValueError("still running")
+        """Its descriptor, always; ValueError if it still runs (Popen reaps it later)."""
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
+        if self.is_alive():
+            raise ValueError("still running")
 
 
 def start(folder: Path, number: int, initializer: Callable[..., None] | None,
@@ -76,11 +79,16 @@ def start(folder: Path, number: int, initializer: Callable[..., None] | None,
     report_read, report_write = os.pipe()
     try:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "formbot.poll.readworker", str(task_read),
+            # -P: not the working directory first on sys.path (a pickle.py there, or
+            # another checkout's formbot/, must not be what the reader imports).
+            [sys.executable, "-P", "-m", "formbot.poll.readworker", str(task_read),
              str(report_write), str(folder), str(setup)],
             pass_fds=(task_read, report_write), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                p for p in sys.path if p)})
+            # Nothing a reader prints is for the admin's terminal (a library's English
+            # warning, a traceback of a reader killed mid-import): it reports through the
+            # pool, and the pool logs what became of it.
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
     except BaseException:
         os.close(task_write)
         os.close(report_read)
@@ -121,8 +129,13 @@ def serve(tasks: Connection, reports: Connection, folder: str,
 
 
 def main(argv: list[str]) -> None:
+    # Ctrl-C at the terminal reaches the whole process group: the poller decides what
+    # stops (formbot run finishes the mail in hand), and it ends its readers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.simplefilter("ignore")
     task_fd, report_fd, folder, setup = argv
     path, payload = pickle.loads(Path(setup).read_bytes())
+    Path(setup).unlink(missing_ok=True)
     sys.path[:] = path          # as the poller has it (tests' own modules, a checkout)
     initializer, initargs = pickle.loads(payload)
     serve(Connection(int(task_fd), writable=False), Connection(int(report_fd), readable=False),

@@ -27,8 +27,9 @@ from tests.support.helpers import ACTIVITY, BOT, NOW, Bot, write_config
 IDN = "Marilù.Gioffré@esempio-università.it"
 
 
-def queue(bot: Bot, to: str, key: str, subject: str = "回执") -> None:
-    mail = compose(kind="receipt", sender=Sender(BOT, "杨浦区总工会"), to=[to], subject=subject,
+def queue(bot: Bot, to: str | list[str], key: str, subject: str = "回执") -> None:
+    mail = compose(kind="receipt", sender=Sender(BOT, "杨浦区总工会"),
+                   to=[to] if isinstance(to, str) else to, subject=subject,
                    body="已收到。", now=NOW)
     with Session(bot.engine) as session:
         enqueue(session, kind="receipt", dedup_key=key, message=mail, now=NOW)
@@ -144,6 +145,25 @@ def test_temporary_refusal_backs_off_then_fails_after_bounded_attempts(tmp_path:
         assert busy.status == "failed" and busy.next_attempt_at is None
         assert f"已尝试 {MAX_ATTEMPTS} 次" in (busy.last_error or "")
         assert backoff(MAX_ATTEMPTS) == timedelta(hours=6)   # the back-off is capped
+
+
+def test_a_mail_sent_to_some_of_its_recipients_does_not_promise_a_retry(
+        tmp_path: Path) -> None:
+    # The others took it, so it counts as sent and nothing retries the busy address:
+    # telling the admin "无需处理，稍后会自动重试" would be untrue.
+    with EmbeddedIMAP(user=BOT, password=PASSWORD) as imap, \
+            EmbeddedSMTP(user=BOT, password=PASSWORD) as smtp:
+        smtp.refuse("busy@example.cn", "451 4.7.1 Try again later")
+        bot = Bot.at(write_config(tmp_path, imap, smtp))
+        queue(bot, ["kjl_gh@example.cn", "busy@example.cn"], "both")
+        report = drain_at(bot, smtp)
+        assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
+        both = rows(bot)["both"]
+        assert both.status == "sent"
+        note = both.last_error or ""
+        assert "busy@example.cn" in note and "部分收件人被拒收" in note
+        assert "自动重试" not in note and "另行告知该单位" in note
+        assert [rcpts for _, rcpts, _ in smtp.messages] == [["kjl_gh@example.cn"]]
 
 
 def test_temporary_refusal_then_accepted(tmp_path: Path) -> None:

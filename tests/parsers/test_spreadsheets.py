@@ -35,3 +35,19 @@ import numpy
 from parsers.spreadsheets import openpyxl
 print(openpyxl().compat.numbers.NUMPY)
 """) == ["True"]
+
+
+def test_threads_importing_it_at_once_all_get_the_whole_package() -> None:
+    # The console's request threads and the campaign threads of `formbot run` ask at once;
+    # a thread must never get the half-imported module (AttributeError: Workbook).
+    assert run("""
+import threading
+from parsers.spreadsheets import openpyxl
+got = []
+def use():
+    got.append(type(openpyxl().Workbook()).__name__)
+threads = [threading.Thread(target=use) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(sorted(set(got)), len(got))
+""") == ["['Workbook']", "6"]

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from formbot.poll.reading import WORKER_MEMORY, _init_worker
 from formbot.poll.readpool import ReaderPool
 from tests.support.helpers import live_readers
-from tests.support.readerprobe import children_of_me, heavy_modules, read_a_workbook
+from tests.support.readerprobe import children_of_me, heavy_modules, read_a_workbook, reader_pids
 
 
 def a_workbook() -> bytes:
@@ -46,3 +46,35 @@ def test_no_resource_tracker_is_started_beside_the_readers() -> None:
     finally:
         pool.close()
     assert during == before
+
+
+def test_a_module_in_the_working_directory_does_not_shadow_what_a_reader_imports(
+        tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # `python -m` would put the poller's working directory first on the reader's path; a
+    # pickle.py there (or another checkout's formbot/) must not be what it imports.
+    (tmp_path / "pickle.py").write_text("raise SystemExit(3)\n")
+    (tmp_path / "formbot").mkdir()
+    (tmp_path / "formbot" / "__init__.py").write_text("raise SystemExit(4)\n")
+    monkeypatch.chdir(tmp_path)
+    pool = ReaderPool(1)
+    try:
+        assert pool.submit(sum, [2, 3], seconds=60).result(timeout=90) == 5
+    finally:
+        pool.close()
+
+
+def test_ctrl_c_at_the_terminal_leaves_a_reading_worker_to_the_poller() -> None:
+    # SIGINT goes to the whole process group; the reader ignores it (no traceback on the
+    # admin's terminal, the mail in hand is finished) and the poller ends it when it ends.
+    import os
+    import signal
+
+    pool = ReaderPool(1)
+    try:
+        (pid,) = pool.submit(reader_pids, seconds=60).result(timeout=90)
+        os.kill(pid, signal.SIGINT)
+        assert pool.submit(sum, [1, 1], seconds=60).result(timeout=90) == 2
+        assert pool.submit(reader_pids, seconds=60).result(timeout=90) == [pid]
+    finally:
+        pool.close()
+    assert not live_readers()

@@ -31,3 +31,8 @@ def read_a_workbook(data: bytes) -> tuple[int, list[str]]:
     from parsers.tables import xlsx_lines
 
     return len(xlsx_lines(data)), heavy_modules()
+
+
+def reader_pids() -> list[int]:
+    """The reader's own pid (the job runs in it)."""
+    return [os.getpid()]
