@@ -77,10 +77,22 @@ class Worker:
 
     # -- jobs ------------------------------------------------------------
     def poll(self) -> bool:
-        """One poll; if one is already running, it runs once more when done instead."""
-        if not self._lock.acquire(blocking=False):
-            self._again.set()  # mail may have arrived after the running poll looked
-            return False
+        """One poll; if one is already running, it runs once more when done instead.
+
+        No wake-up is lost: the running poll looks at `_again` after it lets go of the
+        lock, and a caller that found the lock taken tries it once more after setting
+        `_again`, so one of the two always polls again."""
+        done = False
+        while True:
+            if not self._lock.acquire(blocking=False):
+                self._again.set()  # mail may have arrived after the running poll looked
+                if not self._lock.acquire(blocking=False):
+                    return done    # the holder sees _again once it has let go
+            done = self._poll_locked()
+            if not self._again.is_set() or self.stopping.is_set():
+                return done
+
+    def _poll_locked(self) -> bool:
         try:
             while True:
                 self._again.clear()
@@ -183,9 +195,11 @@ class Worker:
             box.idle_done()
 
     def _poll_now(self) -> None:
+        # A job of its own each time: under one id, a wake-up while the last one still ran
+        # was skipped by the scheduler (max_instances) and the mail waited for the timed
+        # poll. Polls that overlap meet at poll()'s lock, which runs the poll once more.
         if self._scheduler is not None:
-            self._scheduler.add_job(self._tagged(self.poll), id="poll-now", replace_existing=True,
-                                    max_instances=1, misfire_grace_time=None)
+            self._scheduler.add_job(self._tagged(self.poll), misfire_grace_time=None)
 
     def _tagged(self, job: Callable[..., object]) -> Callable[..., object]:
         """`job` with this campaign's tag on every log line it writes, in any thread."""

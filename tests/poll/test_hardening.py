@@ -56,7 +56,8 @@ def test_uids_restarting_under_the_same_uidvalidity_do_not_hide_new_mail(  # pap
     bot: Bot, servers: tuple[EmbeddedIMAP, EmbeddedSMTP]
 ) -> None:
     imap, smtp = servers
-    imap.append(form_mail(1))
+    first = form_mail(1)      # built once: the same mail twice (a rebuild has a later Date)
+    imap.append(first)
     bot.poll()
     new_validity = imap.reset_folder()
     with Session(bot.engine) as session:   # the server kept its UIDVALIDITY, as broken ones do
@@ -64,7 +65,7 @@ def test_uids_restarting_under_the_same_uidvalidity_do_not_hide_new_mail(  # pap
         state.uidvalidity, state.last_uid = new_validity, 5000
         session.add(state)
         session.commit()
-    imap.append(form_mail(1))
+    imap.append(first)
     imap.append(form_mail(2, sender="yinhang_gh@example.cn"))
     report = bot.poll(NOW + timedelta(minutes=5))
     assert (report.new, report.duplicates) == (1, 1)

@@ -120,7 +120,7 @@ def test_a_database_at_0003_keeps_its_mail_and_tells_mails_apart_after_upgrade(
     raw = form_mail("dhjd_gh@example.cn", "定海路街道总工会", "<old@example.cn>", "报告会")
     imap.append(delivered(raw, "a"))
     bot.poll(NOW)
-    url = str(bot.engine.url)
+    url = bot.engine.url.render_as_string(hide_password=False)   # str() hides it
     bot.engine.dispose()
     engine = open_database(url)
     with engine.begin() as conn:   # the schema as 0003 left it: no digest, no index

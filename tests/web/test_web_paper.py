@@ -82,7 +82,9 @@ def scan_jpg(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return scan(pdf, 200, seed=1)
 
 
-@pytest.fixture(scope="module")
+# Per test, not per module: with FORMBOT_TEST_DATABASE each test's PostgreSQL databases are
+# dropped after it, so a module-wide bot would lose its database after the first test.
+@pytest.fixture
 def zipped(tmp_path_factory: pytest.TempPathFactory, scan_jpg: bytes) -> Iterator[Zipped]:
     """One mail holding 报送.zip with the scan and a note, polled once."""
     tmp_path = tmp_path_factory.mktemp("bot")
